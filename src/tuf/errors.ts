@@ -1,0 +1,162 @@
+// Typed errors with stable string codes and a one-line "what to do next".
+// The TUI picks help text by code, `--json` prints the code, the app maps the category to an
+// exit code. `tuf/` imports nothing of ours, so the base class for the whole project lives here.
+
+export type ErrorCategory =
+  | 'usage' // bad flags / arguments
+  | 'input' // a file or value we were given is malformed
+  | 'verification' // metadata failed a trust check
+  | 'auth'
+  | 'network'
+  | 'not-found'
+  | 'conflict'
+  | 'internal';
+
+interface CodeInfo {
+  category: ErrorCategory;
+  hint: string;
+}
+
+/** Every code the project uses. Adding a code here is the only way to create a new one. */
+export const ERROR_CODES = {
+  // input / parsing
+  ERR_BAD_JSON: {
+    category: 'input',
+    hint: 'The file is not valid JSON; re-fetch or re-create it.',
+  },
+  ERR_NON_CANONICAL: {
+    category: 'input',
+    hint: 'Notary metadata allows only integers and well-formed strings; remove fractions, exponents and lone surrogates.',
+  },
+  ERR_UNENCODABLE: {
+    category: 'input',
+    hint: 'Go Notary cannot serialise control characters in strings; rename the target or remove the character.',
+  },
+  ERR_BAD_METADATA: {
+    category: 'input',
+    hint: 'The metadata does not have the structure Notary requires; check the named field.',
+  },
+  ERR_BAD_ROLE: {
+    category: 'input',
+    hint: 'Use root, targets, snapshot, timestamp or a valid targets/<name> delegation.',
+  },
+  ERR_BAD_KEY: {
+    category: 'input',
+    hint: 'The public key could not be parsed; check its keytype and encoding.',
+  },
+  ERR_UNSUPPORTED_KEY: {
+    category: 'input',
+    hint: 'Use an ecdsa (P-256), ed25519 or rsa (>= 2048 bit) key, optionally as an x509 certificate.',
+  },
+  ERR_BAD_CERT: {
+    category: 'verification',
+    hint: 'Root keys must be x509 certificates with CN equal to the GUN, unexpired and not SHA-1 signed.',
+  },
+  ERR_TOO_LARGE: {
+    category: 'verification',
+    hint: 'The data is larger than its role allows (endless-data attack?); check the server.',
+  },
+  // verification
+  ERR_BAD_SIGNATURE: {
+    category: 'verification',
+    hint: 'A signature does not verify; the file was altered or signed with another key.',
+  },
+  ERR_METHOD_MISMATCH: {
+    category: 'verification',
+    hint: 'The signature method does not match the key type; the signature is ignored.',
+  },
+  ERR_NO_SIGNATURES: {
+    category: 'verification',
+    hint: 'The file carries no signatures; sign it before use.',
+  },
+  ERR_THRESHOLD: {
+    category: 'verification',
+    hint: 'Too few valid signatures from the role keys; re-sign with enough keys (or witness the role).',
+  },
+  ERR_ROLLBACK: {
+    category: 'verification',
+    hint: 'The version is older than one already trusted (rollback attack?); do not trust this server.',
+  },
+  ERR_EXPIRED: {
+    category: 'verification',
+    hint: 'The metadata has expired (freeze attack, or the owner must re-sign it); publish to refresh it.',
+  },
+  ERR_HASH_MISMATCH: {
+    category: 'verification',
+    hint: 'The bytes do not match the hashes/length recorded for them (mix-and-match attack?); re-fetch.',
+  },
+  ERR_BAD_ROOT: {
+    category: 'verification',
+    hint: 'The root is not trusted: check the trust pinning, the GUN and that a rotation was cross-signed.',
+  },
+  ERR_TRUST_PINNING: {
+    category: 'verification',
+    hint: 'The root does not satisfy the configured trust pinning (certs/ca/disable_tofu).',
+  },
+  ERR_BAD_DELEGATION: {
+    category: 'verification',
+    hint: 'The delegation is not declared by its parent, or the target path is outside its allowed paths.',
+  },
+  ERR_WRONG_TYPE: {
+    category: 'verification',
+    hint: 'The file is for a different role than expected.',
+  },
+  ERR_ORDER: {
+    category: 'internal',
+    hint: 'Metadata must be loaded in the order root, timestamp, snapshot, targets, delegations.',
+  },
+  ERR_BAD_HIERARCHY: {
+    category: 'verification',
+    hint: 'A role the update depends on is missing; include it or let the server manage it.',
+  },
+  ERR_MISSING_KEY: {
+    category: 'input',
+    hint: 'No private key for that role is available; import it or rotate to a key you hold.',
+  },
+  ERR_VALIDATION: {
+    category: 'verification',
+    hint: 'The update is invalid; see the message for the failing rule.',
+  },
+  // generic
+  ERR_USAGE: { category: 'usage', hint: 'Run the command with --help to see its usage.' },
+  ERR_NOT_FOUND: { category: 'not-found', hint: 'Check the path or name.' },
+  ERR_IO: { category: 'input', hint: 'Check the path exists and is readable.' },
+  ERR_INTERNAL: {
+    category: 'internal',
+    hint: 'This is a bug in trustdesk; please report it with the command you ran.',
+  },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class TrustdeskError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly category: ErrorCategory;
+
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.category = ERROR_CODES[code].category;
+    this.hint = opts.hint ?? ERROR_CODES[code].hint;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string } {
+    return { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** An error raised by the TUF core (parsing, verification, building). */
+export class TufError extends TrustdeskError {}
+
+export function isTrustdeskError(e: unknown): e is TrustdeskError {
+  return e instanceof TrustdeskError;
+}
+
+/** Wraps a thrown value so callers always see a TrustdeskError. */
+export function asTrustdeskError(e: unknown): TrustdeskError {
+  if (e instanceof TrustdeskError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new TrustdeskError('ERR_INTERNAL', msg, { cause: e });
+}
