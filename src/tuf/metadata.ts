@@ -162,6 +162,12 @@ export function formatRfc3339(ms: number): string {
   return `${main}${f ? '.' + f : ''}Z`;
 }
 
+/**
+ * Highest version we accept. 2^31-1 is refused: stored in a 32-bit column (Go's MySQL/PostgreSQL
+ * schema) nothing can ever follow it, which locks the role out (Cure53 2018).
+ */
+export const MAX_VERSION = 2 ** 31 - 2;
+
 function common(signed: JsonObject, type: MetadataType, minVersion: number): Common {
   const t = str(signed._type, 'signed._type');
   if (t !== type) {
@@ -356,6 +362,11 @@ function parseEnvelope(
   }
   const doc = parseJson(raw, what);
   if (!isJsonObject(doc)) bad(what, 'must be a JSON object');
+  // Anything beside `signed` and `signatures` is covered by no signature (Cure53 2018): refuse it.
+  for (const k of Object.keys(doc)) {
+    if (k !== 'signed' && k !== 'signatures')
+      bad(k, 'unsigned member outside "signed" is not allowed');
+  }
   const signed = obj(doc.signed, 'signed');
   const sigsV = doc.signatures;
   if (sigsV !== undefined && sigsV !== null && !Array.isArray(sigsV))
