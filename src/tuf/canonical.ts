@@ -91,6 +91,7 @@ export function canonicalBytes(v: JsonValue): Uint8Array {
 }
 
 // Control characters (which Go refuses) and the HTML-sensitive characters Go escapes.
+// eslint-disable-next-line no-control-regex
 const WIRE_SPECIAL = /[\u0000-\u001f<>&\u2028\u2029]/;
 const HTML_ESCAPES: Record<string, string> = {
   '<': '\\u003c',

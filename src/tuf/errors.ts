@@ -52,6 +52,10 @@ export const ERROR_CODES = {
     category: 'verification',
     hint: 'Root keys must be x509 certificates with CN equal to the GUN, unexpired and not SHA-1 signed.',
   },
+  ERR_BAD_DER: {
+    category: 'input',
+    hint: 'The data is not valid DER (ASN.1); the certificate or key file is corrupt or truncated.',
+  },
   ERR_TOO_LARGE: {
     category: 'verification',
     hint: 'The data is larger than its role allows (endless-data attack?); check the server.',

@@ -177,8 +177,11 @@ function common(signed: JsonObject, type: MetadataType, minVersion: number): Com
     );
   }
   const expires = str(signed.expires, 'signed.expires');
+  const version = int(signed.version, 'signed.version', minVersion);
+  if (version > MAX_VERSION)
+    bad('signed.version', `${version} is larger than the maximum ${MAX_VERSION}`);
   return {
-    version: int(signed.version, 'signed.version', minVersion),
+    version,
     expires,
     expiresMs: parseRfc3339(expires, 'signed.expires'),
   };
