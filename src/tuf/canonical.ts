@@ -33,6 +33,14 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** Native sort is UTF-16 order, which equals UTF-8 byte order unless a key has astral characters. */
+function sortKeys(keys: string[]): string[] {
+  keys.sort();
+  return keys.some((k) => SURROGATE.test(k)) ? keys.sort(compareUtf8) : keys;
+}
+
 const NEEDS_ESCAPE = /["\\]/;
 
 function canonicalString(s: string): string {
@@ -63,7 +71,7 @@ function write(v: JsonValue, depth: number): string {
         }
         return out + ']';
       }
-      const keys = Object.keys(v).sort(compareUtf8);
+      const keys = sortKeys(Object.keys(v));
       let out = '{';
       let first = true;
       for (const k of keys) {
