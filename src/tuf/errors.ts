@@ -93,6 +93,10 @@ export const ERROR_CODES = {
     category: 'verification',
     hint: 'The root is not trusted: check the trust pinning, the GUN and that a rotation was cross-signed.',
   },
+  ERR_ROOT_CHANGED: {
+    category: 'verification',
+    hint: 'The snapshot lists a different root than the trusted one; fetch the new root and update again.',
+  },
   ERR_TRUST_PINNING: {
     category: 'verification',
     hint: 'The root does not satisfy the configured trust pinning (certs/ca/disable_tofu).',

@@ -250,13 +250,11 @@ class Parser {
       this.i++;
       this.ws();
       const v = this.value(depth + 1);
-      // defineProperty so a "__proto__" key is an ordinary own property, never a prototype.
-      Object.defineProperty(out, key, {
-        value: v,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      // A "__proto__" key must be an ordinary own property, never a prototype; plain assignment
+      // for the rest keeps V8's fast object shapes.
+      if (key === '__proto__') {
+        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      } else out[key] = v;
       this.ws();
       const c = this.s.charCodeAt(this.i);
       if (c === 0x2c) {
