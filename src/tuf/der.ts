@@ -160,7 +160,8 @@ export function derOctetString(bytes: Uint8Array): Uint8Array {
 }
 
 export function derUtf8String(s: string): Uint8Array {
-  if (!s.isWellFormed()) throw new TufError('ERR_INTERNAL', 'DER: string is not well-formed UTF-16');
+  if (!s.isWellFormed())
+    throw new TufError('ERR_INTERNAL', 'DER: string is not well-formed UTF-16');
   return derTlv(TAG.UTF8_STRING, new TextEncoder().encode(s));
 }
 
@@ -178,7 +179,7 @@ export function derPrintableString(s: string): Uint8Array {
 }
 
 export function derIa5String(s: string): Uint8Array {
-  if (!/^[\x00-\x7f]*$/.test(s))
+  if (/[\u0080-\uffff]/.test(s))
     throw new TufError('ERR_INTERNAL', `DER: ${JSON.stringify(s)} is not an IA5String`);
   return derTlv(TAG.IA5_STRING, new TextEncoder().encode(s));
 }
@@ -205,13 +206,19 @@ export function derUtcTime(ms: number): Uint8Array {
   const { year, rest } = timeDigits(ms);
   if (year < 1950 || year > 2049)
     throw new TufError('ERR_INTERNAL', `DER: UTCTime cannot hold year ${year}`);
-  return derTlv(TAG.UTC_TIME, new TextEncoder().encode(`${String(year % 100).padStart(2, '0')}${rest}Z`));
+  return derTlv(
+    TAG.UTC_TIME,
+    new TextEncoder().encode(`${String(year % 100).padStart(2, '0')}${rest}Z`),
+  );
 }
 
 /** GeneralizedTime "YYYYMMDDHHMMSSZ", whole seconds. */
 export function derGeneralizedTime(ms: number): Uint8Array {
   const { year, rest } = timeDigits(ms);
-  return derTlv(TAG.GENERALIZED_TIME, new TextEncoder().encode(`${String(year).padStart(4, '0')}${rest}Z`));
+  return derTlv(
+    TAG.GENERALIZED_TIME,
+    new TextEncoder().encode(`${String(year).padStart(4, '0')}${rest}Z`),
+  );
 }
 
 /** RFC 5280 Time: UTCTime through 2049, GeneralizedTime from 2050 (and before 1950). */
@@ -228,7 +235,10 @@ export function derExplicit(tagNumber: number, inner: Uint8Array): Uint8Array {
 /** [n] IMPLICIT: re-tags a complete element, keeping its content and constructed bit. */
 export function derImplicit(tagNumber: number, inner: Uint8Array): Uint8Array {
   const el = parseDer(inner, 'implicit inner');
-  return derTlv(CONTEXT | (el.constructed ? CONSTRUCTED : 0) | contextNumber(tagNumber), el.content);
+  return derTlv(
+    CONTEXT | (el.constructed ? CONSTRUCTED : 0) | contextNumber(tagNumber),
+    el.content,
+  );
 }
 
 function contextNumber(n: number): number {
@@ -324,13 +334,20 @@ export class DerReader {
   }
 
   peek(): DerElement | undefined {
-    return this.done ? undefined : readElement(this.#buf, this.#pos, this.#buf.length, this.what).el;
+    return this.done
+      ? undefined
+      : readElement(this.#buf, this.#pos, this.#buf.length, this.what).el;
   }
 
   /** The next element; `tag` (an identifier octet) is required when given. */
   next(field: string, tag?: number): DerElement {
     if (this.done) fail(this.what, `${field}: missing`);
-    const { el, next } = readElement(this.#buf, this.#pos, this.#buf.length, `${this.what} ${field}`);
+    const { el, next } = readElement(
+      this.#buf,
+      this.#pos,
+      this.#buf.length,
+      `${this.what} ${field}`,
+    );
     if (tag !== undefined && el.tag !== tag) {
       fail(this.what, `${field}: expected tag 0x${hex2(tag)}, got 0x${hex2(el.tag)}`);
     }
@@ -397,7 +414,11 @@ export function readInteger(el: DerElement, what = 'INTEGER', tag: number = TAG.
 }
 
 /** A non-negative INTEGER as its unsigned big-endian magnitude (no sign octet). */
-export function readUnsignedInteger(el: DerElement, what = 'INTEGER', tag: number = TAG.INTEGER): Uint8Array {
+export function readUnsignedInteger(
+  el: DerElement,
+  what = 'INTEGER',
+  tag: number = TAG.INTEGER,
+): Uint8Array {
   const c = integerContent(el, what, tag);
   if ((c[0] as number) & 0x80) fail(what, 'INTEGER is negative');
   return c.length > 1 && c[0] === 0 ? c.subarray(1) : c;
@@ -447,19 +468,27 @@ export function readNull(el: DerElement, what = 'NULL'): void {
   if (el.content.length !== 0) fail(what, 'NULL must be empty');
 }
 
-export function readBitString(el: DerElement, what = 'BIT STRING'): { bytes: Uint8Array; unusedBits: number } {
+export function readBitString(
+  el: DerElement,
+  what = 'BIT STRING',
+): { bytes: Uint8Array; unusedBits: number } {
   expectTag(el, TAG.BIT_STRING, what);
   const c = el.content;
   if (c.length === 0) fail(what, 'empty BIT STRING');
   const unusedBits = c[0] as number;
   const bytes = c.subarray(1);
-  if (unusedBits > 7 || (bytes.length === 0 && unusedBits !== 0)) fail(what, 'invalid unused-bit count');
+  if (unusedBits > 7 || (bytes.length === 0 && unusedBits !== 0))
+    fail(what, 'invalid unused-bit count');
   const last = bytes[bytes.length - 1] ?? 0;
   if ((last & ((1 << unusedBits) - 1)) !== 0) fail(what, 'unused bits must be zero in DER');
   return { bytes, unusedBits };
 }
 
-export function readOctetString(el: DerElement, what = 'OCTET STRING', tag: number = TAG.OCTET_STRING): Uint8Array {
+export function readOctetString(
+  el: DerElement,
+  what = 'OCTET STRING',
+  tag: number = TAG.OCTET_STRING,
+): Uint8Array {
   expectTag(el, tag, what);
   return el.content;
 }
@@ -484,7 +513,7 @@ export function readString(el: DerElement, what = 'string'): string {
       // Go and OpenSSL also accept `*` and `&` here, which real certificates use.
       return ascii(/^[A-Za-z0-9 '()+,\-./:=?*&]*$/, 'PrintableString');
     case TAG.IA5_STRING:
-      return ascii(/^[\x00-\x7f]*$/, 'IA5String');
+      return ascii(/^[^\u0080-\u00ff]*$/, 'IA5String');
     case TAG.NUMERIC_STRING:
       return ascii(/^[0-9 ]*$/, 'NumericString');
     case TAG.T61_STRING:
@@ -492,7 +521,8 @@ export function readString(el: DerElement, what = 'string'): string {
     case TAG.BMP_STRING: {
       if (c.length % 2 !== 0) fail(what, 'invalid BMPString');
       const units: number[] = [];
-      for (let i = 0; i < c.length; i += 2) units.push(((c[i] as number) << 8) | (c[i + 1] as number));
+      for (let i = 0; i < c.length; i += 2)
+        units.push(((c[i] as number) << 8) | (c[i + 1] as number));
       const s = String.fromCharCode(...units);
       if (!s.isWellFormed()) fail(what, 'invalid BMPString');
       return s;
@@ -524,7 +554,13 @@ export function readTime(el: DerElement, what = 'time'): number {
   } else {
     return fail(what, `tag 0x${hex2(el.tag)} is not a time`);
   }
-  const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const date = new Date(0);
   date.setUTCFullYear(year, mo - 1, d);
   date.setUTCHours(h, mi, se, Number(frac.padEnd(3, '0').slice(0, 3)));

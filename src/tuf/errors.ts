@@ -133,6 +133,28 @@ export const ERROR_CODES = {
     category: 'internal',
     hint: 'This is a bug in trustdesk; please report it with the command you ran.',
   },
+  // server trust service (S4)
+  ERR_SIGNER_UNAVAILABLE: {
+    category: 'network',
+    hint: 'The signing service (notary-signer) cannot be reached; check that it runs and the TLS settings.',
+  },
+  ERR_SIGNER_FAILED: {
+    category: 'internal',
+    hint: 'The signing service refused the request; see its log for the reason.',
+  },
+  ERR_BAD_PASSPHRASE: {
+    category: 'auth',
+    hint: 'The passphrase does not decrypt the stored keys; use the one they were encrypted with.',
+  },
+  ERR_KEY_UNREADABLE: {
+    category: 'verification',
+    hint: 'A stored private key does not decrypt or does not match its public key (altered?); restore it or rotate the key.',
+  },
+  // server auth (S3)
+  ERR_CONFIG: {
+    category: 'usage',
+    hint: 'Fix the named option in the server configuration (or the file it points to).',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

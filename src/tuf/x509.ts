@@ -52,6 +52,7 @@ import {
 import { TufError, isTrustdeskError } from './errors.js';
 import { bytesEqual, toHex } from './encoding.js';
 import { PublicKey, type Signer } from './keys.js';
+import { decodePemBlocks } from './pem.js';
 
 /** Go Notary's root certificate lifetime: 10 × 365 days. */
 export const ROOT_CERT_VALIDITY_MS = 10 * 365 * 86_400_000;
@@ -220,7 +221,10 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   const algOf = (el: DerElement, w: string) => readOid(new DerReader(el, w).next('algorithm'), w);
   const signatureAlgorithm = algOf(sigAlgEl, 'signatureAlgorithm');
   if (!bytesEqual(innerAlg.raw, sigAlgEl.raw)) {
-    throw new TufError('ERR_BAD_DER', 'certificate: signature algorithms inside and outside differ');
+    throw new TufError(
+      'ERR_BAD_DER',
+      'certificate: signature algorithms inside and outside differ',
+    );
   }
   readBitString(sigEl, 'signatureValue');
 
@@ -228,15 +232,18 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   if (extsEl) {
     if (version !== 3) throw new TufError('ERR_BAD_DER', 'certificate: extensions need version 3');
     const er = new DerReader(extsEl, 'extensions');
-    for (const ext of new DerReader(er.next('extensions', TAG.SEQUENCE), 'extensions').rest('extension')) {
+    for (const ext of new DerReader(er.next('extensions', TAG.SEQUENCE), 'extensions').rest(
+      'extension',
+    )) {
       const r = new DerReader(ext, 'extension');
       const id = readOid(r.next('extnID'), 'extnID');
       const critEl = r.optional(TAG.BOOLEAN);
+      // An explicit `critical FALSE` is not DER, but Go and OpenSSL accept it from real CAs.
       const critical = critEl ? readBoolean(critEl, 'critical') : false;
-      if (critEl && !critical) throw new TufError('ERR_BAD_DER', `extension ${id}: DEFAULT FALSE must be omitted`);
       const value = readOctetString(r.next('extnValue'), 'extnValue');
       r.end();
-      if (extensions.has(id)) throw new TufError('ERR_BAD_DER', `certificate: duplicate extension ${id}`);
+      if (extensions.has(id))
+        throw new TufError('ERR_BAD_DER', `certificate: duplicate extension ${id}`);
       extensions.set(id, { critical, value });
     }
     er.end();
@@ -290,4 +297,415 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     keyUsage,
     extKeyUsage,
   };
+}
+
+const parsedCache = new WeakMap<X509Certificate, ParsedCertificate>();
+
+/** parseCertificate for a node certificate (cached); errors become ERR_BAD_CERT. */
+export function certificateFields(cert: X509Certificate): ParsedCertificate {
+  let p = parsedCache.get(cert);
+  if (!p) {
+    try {
+      p = parseCertificate(new Uint8Array(cert.raw));
+    } catch (e) {
+      throw new TufError('ERR_BAD_CERT', `certificate does not parse: ${errorText(e)}`, {
+        cause: e,
+      });
+    }
+    parsedCache.set(cert, p);
+  }
+  return p;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating root certificates
+
+export interface CreateRootCertificateOptions {
+  nowMs: number;
+  /** Defaults to ROOT_CERT_VALIDITY_MS. */
+  validityMs?: number;
+  /** Serial number magnitude (big-endian, unsigned, ≤ 20 bytes); defaults to 128 random bits. */
+  serial?: Uint8Array;
+}
+
+function commonNameOnly(cn: string): Uint8Array {
+  // Go's asn1 marshals a plain string as PrintableString when every character fits, else UTF8.
+  const value = isPrintableString(cn) ? derPrintableString(cn) : derUtf8String(cn);
+  return derSequence(derSet(derSequence(derOid(OID.commonName), value)));
+}
+
+function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
+  return critical
+    ? derSequence(derOid(id), derBoolean(true), derOctetString(value))
+    : derSequence(derOid(id), derOctetString(value));
+}
+
+/** Raw r‖s → DER ECDSA-Sig-Value (SEQUENCE { r INTEGER, s INTEGER }). */
+function ecdsaSigValue(raw: Uint8Array): Uint8Array {
+  const half = raw.length / 2;
+  return derSequence(derInteger(raw.subarray(0, half)), derInteger(raw.subarray(half)));
+}
+
+/**
+ * The self-signed root certificate Go Notary makes for a root key, signed through `signer`
+ * (any backend). Returns it as an `ecdsa-x509` key whose PEM is byte-identical to Go's.
+ */
+export async function createRootCertificate(
+  signer: Signer,
+  gun: string,
+  opts: CreateRootCertificateOptions,
+): Promise<PublicKey> {
+  const pk = signer.publicKey;
+  const key: KeyObject | null =
+    pk.keytype === 'ecdsa' || pk.keytype === 'ecdsa-x509' ? pk.cryptoKey() : null;
+  if (!key || key.asymmetricKeyType !== 'ec') {
+    throw new TufError(
+      'ERR_UNSUPPORTED_KEY',
+      `root certificates need an ECDSA key (Go Notary only generates ECDSA root keys); key ${signer.keyId} is ${pk.keytype}`,
+    );
+  }
+  if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new TufError(
+      'ERR_UNSUPPORTED_KEY',
+      `root certificates need a P-256 key; key ${signer.keyId} is on ${String(key.asymmetricKeyDetails?.namedCurve)}`,
+    );
+  }
+  if (gun === '') throw new TufError('ERR_USAGE', 'a root certificate needs a non-empty GUN');
+  const serial = opts.serial ?? new Uint8Array(randomBytes(16));
+  if (serial.length === 0 || serial.length > 20)
+    throw new TufError('ERR_USAGE', 'a certificate serial number must be 1 to 20 bytes');
+  const validityMs = opts.validityMs ?? ROOT_CERT_VALIDITY_MS;
+  if (!(validityMs >= 0))
+    throw new TufError('ERR_USAGE', 'certificate validity must not be negative');
+
+  const algorithm = derSequence(derOid(OID.ecdsaWithSHA256));
+  const name = commonNameOnly(gun);
+  const tbs = derSequence(
+    derExplicit(0, derInteger(2)),
+    derInteger(serial),
+    algorithm,
+    name,
+    derSequence(derTime(opts.nowMs), derTime(opts.nowMs + validityMs)),
+    name,
+    new Uint8Array(key.export({ format: 'der', type: 'spki' })),
+    derExplicit(
+      3,
+      derSequence(
+        // digitalSignature (bit 0) | keyEncipherment (bit 2): 0xA0 with 5 unused bits, as Go trims it
+        extension(OID.keyUsage, true, derBitString(Uint8Array.of(0xa0), 5)),
+        extension(OID.extKeyUsage, false, derSequence(derOid(OID.codeSigning))),
+        extension(OID.basicConstraints, true, derSequence()),
+      ),
+    ),
+  );
+  const sig = await signer.sign(tbs);
+  if (sig.length !== 64) {
+    throw new TufError(
+      'ERR_BAD_SIGNATURE',
+      `signer for key ${signer.keyId} returned a ${sig.length}-byte signature; expected raw r‖s (64 bytes)`,
+    );
+  }
+  const der = derSequence(tbs, algorithm, derBitString(ecdsaSigValue(sig)));
+  // A signer that signs with another key (or garbles r‖s) must not yield a root certificate.
+  if (!new X509Certificate(Buffer.from(der)).verify(key)) {
+    throw new TufError(
+      'ERR_BAD_SIGNATURE',
+      `signer for key ${signer.keyId} produced a signature that does not verify with its public key`,
+    );
+  }
+  return PublicKey.fromCertificates([der]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Display
+
+export interface CertificateSummary {
+  subjectCN: string;
+  issuerCN: string;
+  serialHex: string;
+  notBeforeMs: number;
+  notAfterMs: number;
+  isCA: boolean;
+  /** 'ecdsa' | 'rsa' | 'ed25519' | OpenSSL's name for anything else. */
+  keyAlgorithm: string;
+  /** EC curve ('P-256', 'P-384', 'P-521' or OpenSSL's name), when the key is EC. */
+  curve?: string;
+  /** RSA modulus bits, when the key is RSA. */
+  keyBits?: number;
+  /** e.g. 'ecdsa-with-SHA256', 'sha256WithRSAEncryption', or the dotted OID if unknown. */
+  signatureAlgorithm: string;
+  /** e.g. ['codeSigning']; dotted OIDs for unnamed usages; [] when there is no EKU extension. */
+  extKeyUsage: string[];
+}
+
+const CURVE_NAMES: Record<string, string> = {
+  prime256v1: 'P-256',
+  secp384r1: 'P-384',
+  secp521r1: 'P-521',
+};
+
+/** Display summary of the first (leaf) certificate of an x509 key. */
+export function certificateSummary(pk: PublicKey): CertificateSummary {
+  const cert = pk.certificates()[0] as X509Certificate;
+  const f = certificateFields(cert);
+  const k = cert.publicKey;
+  const t = k.asymmetricKeyType ?? 'unknown';
+  const out: CertificateSummary = {
+    subjectCN: f.subjectCN,
+    issuerCN: f.issuerCN,
+    serialHex: toHex(f.serial),
+    notBeforeMs: f.notBeforeMs,
+    notAfterMs: f.notAfterMs,
+    isCA: f.isCA,
+    keyAlgorithm: t === 'ec' ? 'ecdsa' : t,
+    signatureAlgorithm: SIGNATURE_ALGORITHMS[f.signatureAlgorithm] ?? f.signatureAlgorithm,
+    extKeyUsage: f.extKeyUsage.map((o) => EKU_NAMES[o] ?? o),
+  };
+  const curve = k.asymmetricKeyDetails?.namedCurve;
+  if (t === 'ec' && curve) out.curve = CURVE_NAMES[curve] ?? curve;
+  const bits = k.asymmetricKeyDetails?.modulusLength;
+  if (t === 'rsa' && bits) out.keyBits = bits;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Root certificate rules
+
+/** Go's ValidateCertificate: the reason a certificate is unacceptable, or undefined. */
+export function certificateProblem(
+  cert: X509Certificate,
+  opts: { nowMs: number; checkExpiry: boolean },
+): string | undefined {
+  const f = certificateFields(cert);
+  const cn = JSON.stringify(f.subjectCN);
+  if (f.notBeforeMs > f.notAfterMs) return `certificate ${cn} has NotBefore after NotAfter`;
+  if (WEAK_SIGNATURES.has(f.signatureAlgorithm)) {
+    return `certificate ${cn} uses the insecure signature algorithm ${SIGNATURE_ALGORITHMS[f.signatureAlgorithm]}`;
+  }
+  const k = cert.publicKey;
+  if (k.asymmetricKeyType === 'rsa') {
+    const bits = k.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < 2048) return `certificate ${cn} has a ${bits}-bit RSA key (at least 2048 required)`;
+  }
+  if (opts.checkExpiry) {
+    if (opts.nowMs > f.notAfterMs)
+      return `certificate ${cn} expired at ${new Date(f.notAfterMs).toISOString()}`;
+    if (f.notBeforeMs > opts.nowMs + DAY_MS)
+      return `certificate ${cn} is not valid until ${new Date(f.notBeforeMs).toISOString()} (more than a day ahead)`;
+  }
+  return undefined;
+}
+
+/** Go's MatchCNToGun: exact, or `prefix*` (all trailing `*` removed) prefixing the GUN. */
+export function cnMatchesGun(cn: string, gun: string): boolean {
+  if (cn.endsWith('*')) return gun.startsWith(cn.replace(/\*+$/, ''));
+  return cn === gun;
+}
+
+export interface RootLeaf {
+  leaf: X509Certificate;
+  intermediates: X509Certificate[];
+  /** Go's re-encoding of leaf + intermediates; its TUF id is what signatures must reference. */
+  key: PublicKey;
+}
+
+export interface RootLeafOptions {
+  nowMs: number;
+  checkExpiry: boolean;
+}
+
+/** Applies the root-certificate rules to one root-role key, or throws ERR_BAD_CERT. */
+export function validRootLeaf(key: PublicKey, gun: string, opts: RootLeafOptions): RootLeaf {
+  const bad = (msg: string, cause?: unknown): never => {
+    throw new TufError(
+      'ERR_BAD_CERT',
+      `root key ${key.id}: ${msg}`,
+      cause === undefined ? {} : { cause },
+    );
+  };
+  if (!key.isX509) bad(`a ${key.keytype} key is not an x509 certificate`);
+  let certs: X509Certificate[] = [];
+  try {
+    certs = key.certificates();
+    for (const c of certs) certificateFields(c);
+  } catch (e) {
+    if (!isTrustdeskError(e)) throw e;
+    bad(e.message.replace(/^key [0-9a-f]+: /, ''), e);
+  }
+  const isCA = (c: X509Certificate) => certificateFields(c).isCA;
+  const leaves = certs.filter((c) => !isCA(c));
+  if (leaves.length !== 1)
+    bad(`must hold exactly one leaf (non-CA) certificate, found ${leaves.length}`);
+  const leaf = certs[0] as X509Certificate;
+  if (isCA(leaf)) bad('the leaf certificate must come first');
+  const f = certificateFields(leaf);
+  if (!cnMatchesGun(f.subjectCN, gun)) {
+    bad(
+      `certificate CN ${JSON.stringify(f.subjectCN)} does not match the GUN ${JSON.stringify(gun)}`,
+    );
+  }
+  const problem = certificateProblem(leaf, opts);
+  if (problem) bad(problem);
+  const kt = leaf.publicKey.asymmetricKeyType;
+  if (kt !== 'ec' && kt !== 'rsa')
+    bad(`certificate key type ${String(kt)} is not supported (ECDSA or RSA only)`);
+  const intermediates = certs
+    .slice(1)
+    .filter((c) => isCA(c) && certificateProblem(c, opts) === undefined);
+  const reencoded = PublicKey.fromCertificates(
+    [leaf, ...intermediates].map((c) => new Uint8Array(c.raw)),
+  );
+  return { leaf, intermediates, key: reencoded };
+}
+
+/**
+ * Parses a CA bundle (Go LoadCertBundleFromPEM): every PEM block must be a CERTIFICATE that
+ * parses, and there must be at least one. Throws ERR_BAD_CERT.
+ */
+export function loadCertBundle(pemText: string): X509Certificate[] {
+  let blocks;
+  try {
+    blocks = decodePemBlocks(pemText);
+  } catch (e) {
+    throw new TufError('ERR_BAD_CERT', `certificate bundle: ${errorText(e)}`, { cause: e });
+  }
+  if (blocks.length === 0)
+    throw new TufError('ERR_BAD_CERT', 'certificate bundle: no certificates found');
+  return blocks.map((b, i) => {
+    if (b.type !== 'CERTIFICATE')
+      throw new TufError(
+        'ERR_BAD_CERT',
+        `certificate bundle: block ${i} is ${b.type}, not CERTIFICATE`,
+      );
+    let c: X509Certificate;
+    try {
+      c = new X509Certificate(Buffer.from(b.bytes));
+    } catch (e) {
+      throw new TufError('ERR_BAD_CERT', `certificate bundle: block ${i} does not parse`, {
+        cause: e,
+      });
+    }
+    certificateFields(c);
+    return c;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain building for CA trust pinning (Go crypto/x509 Certificate.Verify with default options)
+//
+//   - every certificate in the chain must be valid at `now` (NotBefore ≤ now ≤ NotAfter);
+//   - a parent is found by issuer == subject (raw DER) among the intermediates and the roots,
+//     never twice in one chain; it must be allowed to sign certificates (Go CheckSignatureFrom:
+//     a v3 parent needs BasicConstraints CA:TRUE; a KeyUsage, when present, needs keyCertSign)
+//     and its signature over the child must verify with a non-SHA-1 algorithm;
+//   - intermediates must be CAs; a parent's pathLenConstraint limits the intermediates below it;
+//   - unknown critical extensions (and name constraints, which we do not evaluate) fail;
+//   - a leaf that is itself one of the roots is a chain of one;
+//   - key usage: every certificate in the chain that has an EKU must allow serverAuth (or any,
+//     or a server-gated-crypto usage) — Go's default; so codeSigning-only leaves fail.
+
+const MAX_CHAIN_DEPTH = 8;
+
+function unhandledCritical(f: ParsedCertificate): string | undefined {
+  for (const [id, e] of f.extensions) if (e.critical && !HANDLED_EXTENSIONS.has(id)) return id;
+  return undefined;
+}
+
+function timeProblem(c: X509Certificate, nowMs: number): string | undefined {
+  const f = certificateFields(c);
+  if (nowMs < f.notBeforeMs || nowMs > f.notAfterMs)
+    return `certificate ${JSON.stringify(f.subjectCN)} is not valid at ${new Date(nowMs).toISOString()}`;
+  const crit = unhandledCritical(f);
+  if (crit)
+    return `certificate ${JSON.stringify(f.subjectCN)} has an unhandled critical extension ${crit}`;
+  return undefined;
+}
+
+/** Go CheckSignatureFrom: may `parent` sign, and did it sign `child`? */
+function signedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  const p = certificateFields(parent);
+  const c = certificateFields(child);
+  if ((p.version === 3 && !p.basicConstraintsValid) || (p.basicConstraintsValid && !p.isCA))
+    return false;
+  if (p.keyUsage !== 0 && (p.keyUsage & KEY_USAGE.certSign) === 0) return false;
+  if (WEAK_SIGNATURES.has(c.signatureAlgorithm)) return false;
+  try {
+    return child.verify(parent.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function ekuAllowsServerAuth(chain: readonly X509Certificate[]): boolean {
+  return chain.every((c) => {
+    const eku = certificateFields(c).extKeyUsage;
+    return (
+      eku.length === 0 ||
+      eku.includes(OID.anyExtendedKeyUsage) ||
+      eku.includes(OID.serverAuth) ||
+      eku.some((u) => SGC_USAGES.has(u))
+    );
+  });
+}
+
+/**
+ * Verifies that `leaf` chains to one of `roots` through `intermediates` at `nowMs`, with Go's
+ * default rules (see above). Returns undefined on success, else the reason.
+ */
+export function chainProblem(
+  leaf: X509Certificate,
+  intermediates: readonly X509Certificate[],
+  roots: readonly X509Certificate[],
+  nowMs: number,
+): string | undefined {
+  const leafProblem = timeProblem(leaf, nowMs);
+  if (leafProblem) return leafProblem;
+  const sameCert = (a: X509Certificate, b: X509Certificate) => bytesEqual(a.raw, b.raw);
+  const chains: X509Certificate[][] = [];
+  let lastProblem = 'no certificate in the pool issued it';
+
+  const extend = (chain: X509Certificate[]): void => {
+    if (chain.length > MAX_CHAIN_DEPTH) return;
+    const child = chain[chain.length - 1] as X509Certificate;
+    const issuer = certificateFields(child).issuerRaw;
+    const candidates: [X509Certificate, boolean][] = [
+      ...roots.map((r): [X509Certificate, boolean] => [r, true]),
+      ...intermediates.map((i): [X509Certificate, boolean] => [i, false]),
+    ];
+    for (const [parent, isRoot] of candidates) {
+      const p = certificateFields(parent);
+      if (!bytesEqual(p.subjectRaw, issuer) || chain.some((c) => sameCert(c, parent))) continue;
+      if (!signedBy(child, parent)) {
+        lastProblem = `certificate ${JSON.stringify(p.subjectCN)} may not sign, or its signature over ${JSON.stringify(certificateFields(child).subjectCN)} does not verify`;
+        continue;
+      }
+      const tp = timeProblem(parent, nowMs);
+      if (tp) {
+        lastProblem = tp;
+        continue;
+      }
+      if (!isRoot && !(p.basicConstraintsValid && p.isCA)) {
+        lastProblem = `intermediate ${JSON.stringify(p.subjectCN)} is not a CA`;
+        continue;
+      }
+      if (p.basicConstraintsValid && p.maxPathLen >= 0 && chain.length - 1 > p.maxPathLen) {
+        lastProblem = `certificate ${JSON.stringify(p.subjectCN)} allows only ${p.maxPathLen} intermediates`;
+        continue;
+      }
+      if (isRoot) chains.push([...chain, parent]);
+      else extend([...chain, parent]);
+    }
+  };
+
+  if (roots.some((r) => sameCert(r, leaf))) chains.push([leaf]);
+  else extend([leaf]);
+  if (chains.length === 0) return `no valid chain to a pinned CA: ${lastProblem}`;
+  if (!chains.some(ekuAllowsServerAuth)) {
+    return 'the certificate chain does not allow the serverAuth extended key usage (Go requires it, or no EKU, for CA pinning)';
+  }
+  return undefined;
 }
