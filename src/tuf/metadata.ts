@@ -237,7 +237,8 @@ function metaMap(v: JsonValue | undefined, field: string): Map<string, FileMeta>
 
 function roleKeys(v: JsonValue | undefined, field: string): RoleKeys {
   const o = obj(v, field);
-  const keyids = strArray(o.keyids, `${field}.keyids`);
+  // Go writes `null` for an emptied key list (e.g. all keys removed from a delegation).
+  const keyids = o.keyids === null ? [] : strArray(o.keyids, `${field}.keyids`);
   return { keyids, threshold: int(o.threshold, `${field}.threshold`, 1) };
 }
 
