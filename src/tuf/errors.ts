@@ -150,6 +150,71 @@ export const ERROR_CODES = {
     category: 'verification',
     hint: 'A stored private key does not decrypt or does not match its public key (altered?); restore it or rotate the key.',
   },
+  // keyring (K1/K2)
+  ERR_KEY_NOT_FOUND: {
+    category: 'not-found',
+    hint: 'No stored key has that ID (prefix); run `trustdesk key list` to see the keys you hold.',
+  },
+  ERR_KEY_AMBIGUOUS: {
+    category: 'usage',
+    hint: 'Several keys start with that ID; give more characters of the key ID.',
+  },
+  ERR_KEY_EXISTS: {
+    category: 'conflict',
+    hint: 'A key with that ID is already stored; remove it first or keep the existing one.',
+  },
+  ERR_KEYFILE_CORRUPT: {
+    category: 'verification',
+    hint: 'The key file is truncated or was altered; restore it from a backup (or a paper backup) or rotate the key.',
+  },
+  ERR_UNSUPPORTED_FORMAT: {
+    category: 'input',
+    hint: 'The key file uses a format, version or cipher trustdesk does not read; re-export it as Go notary PKCS#8 (PBES2, AES-256-CBC).',
+  },
+  ERR_BAD_KEY_URI: {
+    category: 'usage',
+    hint: 'Use file:<path or key id>, keychain:<key id> or an RFC 7512 pkcs11: URI (token=…;object=…).',
+  },
+  ERR_WEAK_PASSPHRASE: {
+    category: 'usage',
+    hint: 'Passphrases must be at least 8 characters; use a password manager to generate one.',
+  },
+  ERR_NO_TTY: {
+    category: 'usage',
+    hint: 'No terminal to prompt on: set TRUSTDESK_<ROLE>_PASSPHRASE (or NOTARY_<ROLE>_PASSPHRASE), use --passphrase-file, or TRUSTDESK_PKCS11_PIN / a PIN file.',
+  },
+  ERR_ABORTED: {
+    category: 'usage',
+    hint: 'The operation was cancelled; nothing was changed.',
+  },
+  ERR_BAD_MNEMONIC: {
+    category: 'input',
+    hint: 'Check the 24 words against the paper backup, in order; only BIP39 English words are valid.',
+  },
+  ERR_KEY_MISMATCH: {
+    category: 'verification',
+    hint: 'The private key does not match the expected key ID; check you restored/imported the right key.',
+  },
+  ERR_NOT_EXTRACTABLE: {
+    category: 'usage',
+    hint: 'This key lives on a token or keychain that does not allow exporting it; back up the key before moving it there.',
+  },
+  ERR_KEYCHAIN_UNAVAILABLE: {
+    category: 'auth',
+    hint: 'No OS keychain is reachable: on Linux start/unlock a Secret Service (gnome-keyring) in a D-Bus session, or use the file: backend.',
+  },
+  ERR_TOKEN_NOT_FOUND: {
+    category: 'not-found',
+    hint: 'No PKCS#11 token with that label/serial is present; insert it, check the module path, and run `trustdesk key list`.',
+  },
+  ERR_BAD_PIN: {
+    category: 'auth',
+    hint: 'The token PIN is wrong; retry carefully — a few more failures lock the PIN.',
+  },
+  ERR_PIN_LOCKED: {
+    category: 'auth',
+    hint: 'The token PIN is locked; unblock it with the PUK/SO PIN (e.g. `ykman piv access unblock-pin`).',
+  },
   // server auth (S3)
   ERR_CONFIG: {
     category: 'usage',
