@@ -215,10 +215,59 @@ export const ERROR_CODES = {
     category: 'auth',
     hint: 'The token PIN is locked; unblock it with the PUK/SO PIN (e.g. `ykman piv access unblock-pin`).',
   },
+  ERR_PKCS11: {
+    category: 'input',
+    hint: 'The PKCS#11 module or token refused the operation; check the token is inserted, the module-path, and the CKR_ code in the message.',
+  },
   // server auth (S3)
   ERR_CONFIG: {
     category: 'usage',
     hint: 'Fix the named option in the server configuration (or the file it points to).',
+  },
+  // client remote store, config and cache (C1)
+  ERR_NETWORK: {
+    category: 'network',
+    hint: 'The trust server could not be reached; check the URL (-s / remote_server.url) and the network.',
+  },
+  ERR_TIMEOUT: {
+    category: 'network',
+    hint: 'The trust server did not answer in time (or sent data too slowly); retry later.',
+  },
+  ERR_TLS: {
+    category: 'network',
+    hint: "The server's TLS certificate was not accepted; set remote_server.root_ca (or --tlscacert) to the CA that issued it.",
+  },
+  ERR_OFFLINE: {
+    category: 'network',
+    hint: 'The trust server is not reachable (offline mode); connect and retry, or use --offline to work from the cache.',
+  },
+  ERR_SERVER_UNAVAILABLE: {
+    category: 'network',
+    hint: 'The trust server answered with an error status; retry later or check its logs.',
+  },
+  ERR_UNAUTHORIZED: {
+    category: 'auth',
+    hint: 'The server requires authorization: set NOTARY_AUTH to base64(user:password) with access to this GUN.',
+  },
+  ERR_REPO_NOT_FOUND: {
+    category: 'not-found',
+    hint: 'The repository does not exist on this server; check the GUN and -s, or `trustdesk init` and publish it.',
+  },
+  ERR_SERVER_REJECTED: {
+    category: 'conflict',
+    hint: 'The trust server rejected the operation; see the message for its reason.',
+  },
+  ERR_VERSION_CONFLICT: {
+    category: 'conflict',
+    hint: 'The server already holds a newer version; publish again so trustdesk updates first.',
+  },
+  ERR_BAD_GUN: {
+    category: 'usage',
+    hint: 'A GUN is a name like example.com/org/app: no empty, "." or ".." segments, no leading "/", no "*", whitespace or control characters.',
+  },
+  ERR_BAD_CONFIG: {
+    category: 'usage',
+    hint: 'Fix the named key in the client config file (~/.trustdesk/config.json, -c or TRUSTDESK_CONFIG).',
   },
 } as const satisfies Record<string, CodeInfo>;
 
