@@ -75,6 +75,21 @@ export interface PublicKeyJson {
 
 const MIN_RSA_BITS = 2048;
 
+/** Imported verification keys by TUF key ID (which hashes keytype + public bytes). FIFO-bounded. */
+const KEY_CACHE = new Map<string, KeyObject | null>();
+const KEY_CACHE_MAX = 4096;
+
+const CURVE_BITS = new WeakMap<KeyObject, number>();
+function curveBits(key: KeyObject): number {
+  let bits = CURVE_BITS.get(key);
+  if (bits === undefined) {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    bits = curve === 'secp384r1' ? 384 : curve === 'secp521r1' ? 521 : 256;
+    CURVE_BITS.set(key, bits);
+  }
+  return bits;
+}
+
 /** A public key from metadata. Unknown key types parse but never verify (as in Go). */
 export class PublicKey {
   /** TUF key ID: sha256 of the canonical key JSON (with "private":null). */
@@ -201,6 +216,11 @@ export class PublicKey {
   /** The node KeyObject used to verify, or null if this key can never verify. */
   cryptoKey(): KeyObject | null {
     if (this.#crypto !== undefined) return this.#crypto;
+    // The same keys appear in every parse of every file; importing them dominates verification
+    // of delegation-heavy repos, so imports are shared across PublicKey instances.
+    const cacheKey = this.id;
+    const cached = KEY_CACHE.get(cacheKey);
+    if (cached !== undefined) return (this.#crypto = cached);
     let k: KeyObject | null = null;
     try {
       switch (this.keytype) {
@@ -239,6 +259,8 @@ export class PublicKey {
       else if (want === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
         k = null;
     }
+    if (KEY_CACHE.size >= KEY_CACHE_MAX) KEY_CACHE.delete(KEY_CACHE.keys().next().value as string);
+    KEY_CACHE.set(cacheKey, k);
     this.#crypto = k;
     return k;
   }
@@ -256,12 +278,7 @@ export class PublicKey {
     try {
       switch (m) {
         case 'ecdsa': {
-          const bits =
-            key.asymmetricKeyDetails?.namedCurve === 'secp384r1'
-              ? 384
-              : key.asymmetricKeyDetails?.namedCurve === 'secp521r1'
-                ? 521
-                : 256;
+          const bits = curveBits(key);
           if (sig.length !== 2 * Math.ceil(bits / 8)) return false;
           return cryptoVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, sig);
         }

@@ -27,7 +27,7 @@
 //      and targets; the parent's delegation entry (keys + threshold) for a delegation; roots go
 //      through verifyRoot (trusted root's threshold AND the new root's own; trust pinning on first
 //      contact and, as Go does, for every root loaded while the cached anchor was expired);
-//   5. version: ≤ MAX_VERSION (ERR_BAD_METADATA: 2^31-1 would lock the role out); not lower than
+//   5. version (≤ MAX_VERSION is already enforced by the parser): not lower than
 //      the copy held nor the previous session's copy (ERR_ROLLBACK); equal only if byte-identical
 //      (a fork → ERR_ROLLBACK). Roots walk <v>.root.json one version at a time unless the caller
 //      allows a jump (a newer root.json signed by the trusted root), else ERR_BAD_ROOT;
@@ -48,7 +48,6 @@ import { TufError } from './errors.js';
 import { bytesEqual } from './encoding.js';
 import { checkFileMeta } from './filemeta.js';
 import {
-  MAX_VERSION,
   parseRoot,
   parseSnapshot,
   parseTargets,
@@ -156,7 +155,6 @@ export class TrustedMetadataSet {
     const limit = { ...DEFAULT_SIZE_LIMITS, ...opts.limits }.root;
     checkSize(rootBytes, limit, 'root');
     const md = parseRoot(rootBytes);
-    checkVersionCap('root', md);
     const root = verifyRootCandidate(md, { gun: opts.gun, nowMs: opts.nowMs });
     return new TrustedMetadataSet(opts, root, !root.fresh);
   }
@@ -166,7 +164,6 @@ export class TrustedMetadataSet {
     const limit = { ...DEFAULT_SIZE_LIMITS, ...opts.limits }.root;
     checkSize(rootBytes, limit, 'root');
     const md = parseRoot(rootBytes);
-    checkVersionCap('root', md);
     const root = verifyRootCandidate(md, {
       gun: opts.gun,
       nowMs: opts.nowMs,
@@ -457,15 +454,6 @@ function checkReferenced(
   checkFileMeta(bytes, fm, what);
 }
 
-function checkVersionCap(role: string, md: Metadata): void {
-  if (md.signed.version > MAX_VERSION) {
-    throw new TufError(
-      'ERR_BAD_METADATA',
-      `${role}: version ${md.signed.version} is above ${MAX_VERSION}; nothing could ever follow it`,
-    );
-  }
-}
-
 /** Rules 5: cap, no lower than held or floor, equal only when byte-identical. */
 function checkVersion(
   role: string,
@@ -473,7 +461,6 @@ function checkVersion(
   held: Metadata | undefined,
   floor: Metadata | undefined,
 ): void {
-  checkVersionCap(role, md);
   const v = md.signed.version;
   for (const [ref, what] of [
     [held, 'trusted'],
