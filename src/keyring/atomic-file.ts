@@ -1,0 +1,85 @@
+// Crash-safe file writes for key files: the new bytes go to a temp file in the same directory
+// (created 0600, exclusive), which is fsynced, then moved into place (rename to replace, link
+// to create without clobbering), then the directory is fsynced so the rename itself is durable.
+// At any crash point the target is either the old file or the complete new one; a leftover temp
+// file (".<name>.<random>.tmp") is never read as a key and is removed by the next write.
+
+import { randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { TrustdeskError } from '../tuf/errors.js';
+
+export interface AtomicWriteHooks {
+  /** Runs after the temp file is complete and fsynced, before it is moved into place (tests). */
+  beforeCommit?(tempPath: string): Promise<void>;
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.endsWith('.tmp');
+}
+
+/** Creates `dir` (and parents) with mode 0700, and tightens an existing one that is looser. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await stat(dir);
+  if ((st.mode & 0o077) !== 0 && process.getuid?.() === st.uid) await chmod(dir, 0o700);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+async function removeStaleTemps(dir: string, name: string): Promise<void> {
+  for (const entry of await readdir(dir)) {
+    if (isTempName(entry) && entry.startsWith(`.${name}.`))
+      await unlink(join(dir, entry)).catch(() => {});
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically. `mode: 'replace'` overwrites, `'create'` fails with
+ * ERR_KEY_EXISTS if `path` exists.
+ */
+export async function atomicWrite(
+  path: string,
+  data: Uint8Array,
+  mode: 'replace' | 'create',
+  hooks: AtomicWriteHooks = {},
+): Promise<void> {
+  const dir = dirname(path);
+  const name = basename(path);
+  await removeStaleTemps(dir, name);
+  const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(temp, 'wx', 0o600);
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await hooks.beforeCommit?.(temp);
+    if (mode === 'replace') {
+      await rename(temp, path);
+    } else {
+      try {
+        await link(temp, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new TrustdeskError('ERR_KEY_EXISTS', `${path} already exists`, { cause: e });
+        }
+        throw e;
+      }
+      await unlink(temp);
+    }
+  } catch (e) {
+    await unlink(temp).catch(() => {});
+    throw e;
+  }
+  await fsyncDir(dir);
+}

@@ -1,0 +1,272 @@
+// The `file:` backend: one argon2id/AES-256-GCM key file per key (keyfile-format.ts) at
+// `<trustDir>/private/<canonical key id>.json` — directory 0700, files 0600, written atomically.
+//
+// Rules:
+// - list/scan read headers only (no KDF, no passphrase). Hidden temp files are skipped; files
+//   that do not parse are reported as problems, never silently dropped, never deleted.
+// - A key's file name is its canonical id; a header whose keyId differs from the name is corrupt.
+// - New keys never overwrite (ERR_KEY_EXISTS); passwd replaces the file atomically and keeps
+//   role, gun and createdAt. A wrong passphrase never writes anything.
+// - Root keys use the ceremony KDF profile, others interactive, unless `costFor` is injected;
+//   if argon2id cannot allocate a ceremony profile's memory, a reduced equivalent is recorded.
+// - Go notary's `*.key` PEM files in the same directory are left alone (import them instead).
+
+import { open, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { TrustdeskError } from '../tuf/errors.js';
+import { KeyObjectSigner } from '../tuf/key-object-signer.js';
+import { type PublicKey, type Signer } from '../tuf/keys.js';
+import { atomicWrite, ensurePrivateDir, isTempName, type AtomicWriteHooks } from './atomic-file.js';
+import { KdfMemoryError, defaultCostForRole, reducedAfterFailure, type KdfCost } from './kdf.js';
+import { openKeyFile, parseKeyFile, sealKeyFile, type ParsedKeyFile } from './keyfile-format.js';
+import { generateMaterial, keyObjectFromMaterial, publicKeyOfMaterial } from './private-key.js';
+import { askNewPassphrase, unlockWithPassphrase } from './prompter.js';
+import { parseRfc3339 } from '../tuf/metadata.js';
+import {
+  throwIfAborted,
+  wipe,
+  type BackendFactory,
+  type GenerateOptions,
+  type ImportOptions,
+  type KeyBackend,
+  type KeyProblem,
+  type KeyRecord,
+  type PrivateKeyMaterial,
+  type Prompter,
+} from './types.js';
+
+export const KEYFILE_EXT = '.json';
+const ID_FILE = /^([0-9a-f]{64})\.json$/;
+
+export interface FileBackendOptions {
+  trustDir: string;
+  /** KDF cost for a new key file of `role` (tests inject a cheap `custom` profile). */
+  costFor?: (role: string) => KdfCost;
+  hooks?: AtomicWriteHooks;
+}
+
+export class FileBackend implements KeyBackend {
+  readonly name = 'file' as const;
+  readonly privateDir: string;
+  readonly #costFor: (role: string) => KdfCost;
+  readonly #hooks: AtomicWriteHooks;
+
+  constructor(opts: FileBackendOptions) {
+    this.privateDir = resolve(opts.trustDir, 'private');
+    this.#costFor = opts.costFor ?? defaultCostForRole;
+    this.#hooks = opts.hooks ?? {};
+  }
+
+  pathFor(keyId: string): string {
+    return join(this.privateDir, `${keyId}${KEYFILE_EXT}`);
+  }
+
+  /** Reads one key file's header (any path, e.g. from a `file:/path` URI). */
+  async read(path: string): Promise<{ parsed: ParsedKeyFile; record: KeyRecord }> {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(path));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new TrustdeskError('ERR_KEY_NOT_FOUND', `no key file at ${path}`, { cause: e });
+      }
+      throw new TrustdeskError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
+    }
+    const parsed = parseKeyFile(bytes, path);
+    const h = parsed.header;
+    const m = ID_FILE.exec(path.slice(path.lastIndexOf('/') + 1));
+    if (m && m[1] !== h.keyId) {
+      throw new TrustdeskError(
+        'ERR_KEYFILE_CORRUPT',
+        `${path}: file name does not match its key id ${h.keyId}`,
+      );
+    }
+    return {
+      parsed,
+      record: {
+        id: h.publicKey.canonicalId,
+        tufId: h.publicKey.id,
+        role: h.role,
+        gun: h.gun,
+        algorithm: h.algorithm,
+        backend: 'file',
+        uri: { scheme: 'file', ref: h.keyId },
+        location: path,
+        createdAt: h.createdAt,
+        publicKey: h.publicKey,
+      },
+    };
+  }
+
+  async scan(): Promise<{ keys: KeyRecord[]; problems: KeyProblem[] }> {
+    let names: string[];
+    try {
+      names = await readdir(this.privateDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { keys: [], problems: [] };
+      throw new TrustdeskError('ERR_IO', `${this.privateDir}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    const keys: KeyRecord[] = [];
+    const problems: KeyProblem[] = [];
+    for (const name of names.sort()) {
+      if (isTempName(name) || !name.endsWith(KEYFILE_EXT)) continue;
+      const path = join(this.privateDir, name);
+      try {
+        keys.push((await this.read(path)).record);
+      } catch (e) {
+        if (!(e instanceof TrustdeskError)) throw e;
+        problems.push({ backend: 'file', location: path, error: e });
+      }
+    }
+    return { keys, problems };
+  }
+
+  async list(): Promise<KeyRecord[]> {
+    return (await this.scan()).keys;
+  }
+
+  async #seal(
+    material: PrivateKeyMaterial,
+    passphrase: string,
+    role: string,
+    gun: string,
+    createdAtMs: number,
+  ): Promise<Uint8Array> {
+    let cost: KdfCost | undefined = this.#costFor(role);
+    for (;;) {
+      try {
+        return await sealKeyFile(material, passphrase, { role, gun, createdAtMs, cost });
+      } catch (e) {
+        const smaller: KdfCost | undefined =
+          e instanceof KdfMemoryError && cost.profile.startsWith('ceremony')
+            ? reducedAfterFailure(cost)
+            : undefined;
+        if (!smaller) throw e;
+        cost = smaller;
+      }
+    }
+  }
+
+  async #store(
+    material: PrivateKeyMaterial,
+    opts: ImportOptions,
+    prompter: Prompter,
+  ): Promise<KeyRecord> {
+    throwIfAborted(opts.signal);
+    const pk = publicKeyOfMaterial(material);
+    const path = this.pathFor(pk.id);
+    await ensurePrivateDir(this.privateDir);
+    if (await exists(path)) {
+      throw new TrustdeskError('ERR_KEY_EXISTS', `key ${pk.id} is already stored at ${path}`);
+    }
+    const pass = await askNewPassphrase(prompter, {
+      role: opts.role,
+      gun: opts.gun,
+      keyId: pk.id,
+      ...signalOf(opts),
+    });
+    const bytes = await this.#seal(material, pass, opts.role, opts.gun, opts.nowMs);
+    throwIfAborted(opts.signal);
+    await atomicWrite(path, bytes, 'create', this.#hooks);
+    return (await this.read(path)).record;
+  }
+
+  async generate(opts: GenerateOptions, prompter: Prompter): Promise<KeyRecord> {
+    const material = generateMaterial(opts.algorithm);
+    try {
+      return await this.#store(material, opts, prompter);
+    } finally {
+      wipe(material.pkcs8);
+    }
+  }
+
+  importPrivate(
+    key: PrivateKeyMaterial,
+    opts: ImportOptions,
+    prompter: Prompter,
+  ): Promise<KeyRecord> {
+    return this.#store(key, opts, prompter);
+  }
+
+  async #unlock(
+    record: KeyRecord,
+    prompter: Prompter,
+  ): Promise<{ material: PrivateKeyMaterial; parsed: ParsedKeyFile }> {
+    const { parsed } = await this.read(record.location);
+    const material = await unlockWithPassphrase(
+      prompter,
+      { role: record.role, gun: record.gun, keyId: record.id },
+      (pass) => openKeyFile(parsed, pass, record.location),
+    );
+    return { material, parsed };
+  }
+
+  async signer(record: KeyRecord, prompter: Prompter, publicKey?: PublicKey): Promise<Signer> {
+    const { material } = await this.#unlock(record, prompter);
+    try {
+      return new KeyObjectSigner(keyObjectFromMaterial(material), publicKey);
+    } finally {
+      wipe(material.pkcs8);
+    }
+  }
+
+  async exportPrivate(record: KeyRecord, prompter: Prompter): Promise<PrivateKeyMaterial> {
+    return (await this.#unlock(record, prompter)).material;
+  }
+
+  async changePassphrase(record: KeyRecord, prompter: Prompter): Promise<void> {
+    const { material, parsed } = await this.#unlock(record, prompter);
+    try {
+      const h = parsed.header;
+      const pass = await askNewPassphrase(prompter, { role: h.role, gun: h.gun, keyId: h.keyId });
+      const bytes = await this.#seal(
+        material,
+        pass,
+        h.role,
+        h.gun,
+        parseRfc3339(h.createdAt, 'createdAt'),
+      );
+      await atomicWrite(record.location, bytes, 'replace', this.#hooks);
+    } finally {
+      wipe(material.pkcs8);
+    }
+  }
+
+  async remove(record: KeyRecord): Promise<void> {
+    try {
+      await unlink(record.location);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new TrustdeskError('ERR_KEY_NOT_FOUND', `no key file at ${record.location}`, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
+    const dh = await open(this.privateDir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+}
+
+function signalOf(o: { signal?: AbortSignal }): { signal?: AbortSignal } {
+  return o.signal ? { signal: o.signal } : {};
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+export const createFileBackend: BackendFactory = (ctx) =>
+  new FileBackend({ trustDir: ctx.trustDir });
