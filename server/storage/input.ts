@@ -10,13 +10,18 @@
 //   - changefeed (notary-protocol §4.6, Go's SQLStorage.GetChanges): change id is a decimal
 //     integer; reversed = id < 0 or records < 0; forwards returns ids > id ascending, backwards
 //     ids < id (no bound when id <= 0) newest first, then re-ordered oldest → newest.
+//   - an upload appends one `update` record per timestamp file, in upload order.
+//   - a closed store rejects every call with StorageUnavailableError; a second putServerKey for
+//     one key id is a StorageError.
 
 import { createHash } from 'node:crypto';
 import {
   type ChangefeedQuery,
   type NewTufFile,
   type StoredServerKey,
+  StorageError,
   StorageInputError,
+  StorageUnavailableError,
   VersionConflictError,
 } from './types.js';
 
@@ -106,6 +111,34 @@ export function checkVersions(
       throw new VersionConflictError(gun, f.role, f.version);
     highest.set(f.role, f.version);
   }
+}
+
+export interface UpdateChange {
+  version: number;
+  sha256: string;
+  category: 'update';
+}
+/** What deleting a GUN appends (the SQL stores keep sha256 NULL; it reads back as ''). */
+export const DELETION = { version: 0, sha256: null, category: 'deletion' } as const;
+/** A changefeed record before the store gives it an id and a time. */
+export type NewChange = UpdateChange | typeof DELETION;
+
+/** The changefeed records an upload appends: one per timestamp file. */
+export function uploadChanges(files: readonly PlannedFile[]): UpdateChange[] {
+  return files
+    .filter((f) => f.role === 'timestamp')
+    .map((f) => ({ version: f.version, sha256: f.sha256, category: 'update' }));
+}
+
+export function assertOpen(closed: boolean): void {
+  if (closed) throw new StorageUnavailableError('the metadata store is closed');
+}
+
+export function duplicateKeyError(keyId: string, cause?: unknown): StorageError {
+  return new StorageError(
+    `server key ${keyId} is already stored`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 export function assertServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): void {

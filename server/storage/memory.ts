@@ -5,12 +5,15 @@
 
 import {
   asBytes,
+  assertOpen,
   assertServerKey,
   checkVersions,
+  duplicateKeyError,
   isSha256Hex,
   planChangefeed,
   planFiles,
   settle,
+  uploadChanges,
 } from './input.js';
 import {
   type Change,
@@ -19,8 +22,6 @@ import {
   type NewTufFile,
   type StoredServerKey,
   type TufFile,
-  StorageError,
-  StorageUnavailableError,
 } from './types.js';
 
 function copyFile(f: TufFile): TufFile {
@@ -48,7 +49,7 @@ export class MemoryMetaStore implements MetaStore {
 
   private run<T>(fn: () => T): Promise<T> {
     return settle(() => {
-      if (this.closed) throw new StorageUnavailableError('the metadata store is closed');
+      assertOpen(this.closed);
       return fn();
     });
   }
@@ -85,10 +86,8 @@ export class MemoryMetaStore implements MetaStore {
           data: f.data.slice(),
           createdAt: now,
         });
-        if (f.role === 'timestamp') {
-          this.appendChange({ gun, version: f.version, sha256: f.sha256, category: 'update' }, now);
-        }
       }
+      for (const ch of uploadChanges(planned)) this.appendChange({ gun, ...ch }, now);
     });
   }
 
@@ -164,8 +163,7 @@ export class MemoryMetaStore implements MetaStore {
   putServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): Promise<void> {
     return this.run(() => {
       assertServerKey(key);
-      if (this.keys.has(key.keyId))
-        throw new StorageError(`server key ${key.keyId} is already stored`);
+      if (this.keys.has(key.keyId)) throw duplicateKeyError(key.keyId);
       this.keys.set(key.keyId, {
         keyId: key.keyId,
         gun: key.gun,

@@ -1,7 +1,7 @@
 // MySQL / MariaDB MetaStore (`mysql2` pool); the backend Go notary-server deployments name.
 // Several trustdesk-server processes may share one database.
 //
-// Rules (on top of types.ts / input.ts):
+// Rules (on top of types.ts / input.ts; the reads are in sql-store.ts):
 //   - A write (updateMany, deleteGun) first takes GET_LOCK on a name derived from (database,
 //     GUN) — GET_LOCK names are server-wide — and only then starts its transaction, so the
 //     transaction's first read (REPEATABLE READ snapshot) already sees every write committed by
@@ -27,23 +27,21 @@ import mysql, {
 } from 'mysql2/promise';
 import {
   asBuffer,
-  asBytes,
   assertServerKey,
   checkVersions,
-  isSha256Hex,
-  planChangefeed,
+  DELETION,
+  duplicateKeyError,
+  type NewChange,
   planFiles,
   storableName,
-  validVersion,
+  uploadChanges,
 } from './input.js';
 import { migrateMysql } from './migrations.js';
+import { KEY_INSERT_COLS, serverKeyValues, toVersionMap, type VersionRow } from './sql-rows.js';
+import { latestVersionsQuery, type SqlDialect, SqlMetaStore } from './sql-store.js';
 import {
-  type Change,
-  type ChangefeedQuery,
-  type MetaStore,
   type NewTufFile,
   type StoredServerKey,
-  type TufFile,
   StorageError,
   StorageUnavailableError,
   VersionConflictError,
@@ -70,6 +68,13 @@ export interface MysqlStoreOptions {
   /** Errors that happen outside any call, e.g. an idle connection dropped by the server. */
   onBackgroundError?: (err: Error) => void;
 }
+
+const MYSQL: SqlDialect = {
+  param: () => '?',
+  changeId: (_n, id) => ({ sql: 'CAST(? AS UNSIGNED)', value: id }),
+  // mysql2 expands an array bound to one `?` into a list.
+  roleIn: () => 'IN (?)',
+};
 
 const UNAVAILABLE_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST',
@@ -119,88 +124,22 @@ function mysqlError(e: unknown, what: string): Error {
   return new StorageError(`${what}: MySQL ${name}: ${err.message}`, { cause: err });
 }
 
-interface FileRow extends RowDataPacket {
-  gun: string;
-  role: string;
-  version: number;
-  sha256: string;
-  data: Buffer;
-  created_at: Date;
-}
-
-interface ChangeRow extends RowDataPacket {
-  id: string;
-  created_at: Date;
-  gun: string;
-  version: number;
-  sha256: string | null;
-  category: 'update' | 'deletion';
-}
-
-interface KeyRow extends RowDataPacket {
-  key_id: string;
-  gun: string;
-  role: 'timestamp' | 'snapshot';
-  algorithm: string;
-  public_key: Buffer;
-  encrypted_private: Buffer;
-  created_at: Date;
-  last_used: Date | null;
-}
-
-const FILE_COLS = 'gun, role, version, sha256, data, created_at';
-const KEY_COLS =
-  'key_id, gun, role, algorithm, public_key, encrypted_private, created_at, last_used';
-
-function toFile(r: FileRow): TufFile {
-  return {
-    gun: r.gun,
-    role: r.role,
-    version: r.version,
-    sha256: r.sha256,
-    data: asBytes(r.data),
-    createdAt: r.created_at,
-  };
-}
-
-function toKey(r: KeyRow): StoredServerKey {
-  return {
-    keyId: r.key_id,
-    gun: r.gun,
-    role: r.role,
-    algorithm: r.algorithm,
-    publicKey: asBytes(r.public_key),
-    encryptedPrivate: asBytes(r.encrypted_private),
-    createdAt: r.created_at,
-    lastUsed: r.last_used,
-  };
-}
-
-type ChangeInput = { version: number; sha256: string | null; category: 'update' | 'deletion' };
-
-export class MysqlMetaStore implements MetaStore {
+export class MysqlMetaStore extends SqlMetaStore {
   readonly backend = 'mysql';
-  private closed = false;
 
   constructor(
     private readonly pool: Pool,
     private readonly database: string,
     private readonly lockTimeoutMs: number,
-  ) {}
-
-  private assertOpen(): void {
-    if (this.closed) throw new StorageUnavailableError('the metadata store is closed');
+  ) {
+    super(MYSQL);
   }
 
-  private async rows<R extends RowDataPacket>(
-    what: string,
-    sql: string,
-    values: unknown[] = [],
-  ): Promise<R[]> {
+  protected override async select<R>(what: string, sql: string, values: unknown[]): Promise<R[]> {
     this.assertOpen();
     try {
-      const [rows] = await this.pool.query<R[]>(sql, values);
-      return rows;
+      const [rows] = await this.pool.query<RowDataPacket[]>(sql, values);
+      return rows as R[];
     } catch (e) {
       throw mysqlError(e, what);
     }
@@ -272,7 +211,7 @@ export class MysqlMetaStore implements MetaStore {
   private static async appendChanges(
     c: PoolConnection,
     gun: string,
-    changes: ChangeInput[],
+    changes: NewChange[],
   ): Promise<void> {
     await c.query(`SELECT name FROM trustdesk_locks WHERE name = 'changefeed' FOR UPDATE`);
     await c.query(
@@ -283,16 +222,13 @@ export class MysqlMetaStore implements MetaStore {
     );
   }
 
-  async updateMany(gun: string, files: readonly NewTufFile[]): Promise<void> {
+  override async updateMany(gun: string, files: readonly NewTufFile[]): Promise<void> {
     const planned = planFiles(gun, files);
     if (planned.length === 0) return;
     await this.writeGun('storing metadata', gun, async (c) => {
-      const roles = [...new Set(planned.map((f) => f.role))];
-      const [rows] = await c.query<RowDataPacket[]>(
-        'SELECT role, MAX(version) AS v FROM tuf_files WHERE gun = ? AND role IN (?) GROUP BY role',
-        [gun, roles],
-      );
-      checkVersions(gun, planned, new Map(rows.map((r) => [String(r.role), Number(r.v)])));
+      const stored = latestVersionsQuery(MYSQL, gun, [...new Set(planned.map((f) => f.role))]);
+      const [rows] = await c.query<RowDataPacket[]>(stored.sql, stored.values);
+      checkVersions(gun, planned, toVersionMap(rows as VersionRow[]));
       try {
         await c.query(
           `INSERT INTO tuf_files (gun, role, version, sha256, data, created_at, updated_at) VALUES ${planned
@@ -309,153 +245,39 @@ export class MysqlMetaStore implements MetaStore {
         }
         throw e;
       }
-      const stamps = planned.filter((f) => f.role === 'timestamp');
-      if (stamps.length > 0) {
-        await MysqlMetaStore.appendChanges(
-          c,
-          gun,
-          stamps.map((f) => ({ version: f.version, sha256: f.sha256, category: 'update' })),
-        );
-      }
+      const changes = uploadChanges(planned);
+      if (changes.length > 0) await MysqlMetaStore.appendChanges(c, gun, changes);
     });
   }
 
-  private async one(where: string, values: unknown[]): Promise<TufFile | undefined> {
-    const [row] = await this.rows<FileRow>(
-      'reading metadata',
-      `SELECT ${FILE_COLS} FROM tuf_files WHERE ${where}`,
-      values,
-    );
-    return row && toFile(row);
-  }
-
-  async getLatest(gun: string, role: string): Promise<TufFile | undefined> {
-    if (!storableName(gun, role)) return undefined;
-    return this.one('gun = ? AND role = ? ORDER BY version DESC LIMIT 1', [gun, role]);
-  }
-
-  async getByChecksum(gun: string, role: string, sha256: string): Promise<TufFile | undefined> {
-    if (!storableName(gun, role) || !isSha256Hex(sha256)) return undefined;
-    return this.one('gun = ? AND role = ? AND sha256 = ? ORDER BY id LIMIT 1', [gun, role, sha256]);
-  }
-
-  async getByVersion(gun: string, role: string, version: number): Promise<TufFile | undefined> {
-    if (!storableName(gun, role) || !validVersion(version)) return undefined;
-    return this.one('gun = ? AND role = ? AND version = ?', [gun, role, version]);
-  }
-
-  async latestVersions(gun: string): Promise<Map<string, number>> {
-    if (!storableName(gun)) return new Map();
-    const rows = await this.rows<RowDataPacket>(
-      'reading metadata',
-      'SELECT role, MAX(version) AS v FROM tuf_files WHERE gun = ? GROUP BY role',
-      [gun],
-    );
-    return new Map(rows.map((r) => [String(r.role), Number(r.v)]));
-  }
-
-  async deleteGun(gun: string): Promise<boolean> {
+  override async deleteGun(gun: string): Promise<boolean> {
     if (!storableName(gun)) return false;
     return this.writeGun('deleting a GUN', gun, async (c) => {
       const [res] = await c.query<ResultSetHeader>('DELETE FROM tuf_files WHERE gun = ?', [gun]);
       if (res.affectedRows === 0) return false;
-      await MysqlMetaStore.appendChanges(c, gun, [
-        { version: 0, sha256: null, category: 'deletion' },
-      ]);
+      await MysqlMetaStore.appendChanges(c, gun, [DELETION]);
       return true;
     });
   }
 
-  async changefeed(q: ChangefeedQuery): Promise<Change[]> {
-    const plan = planChangefeed(q);
-    if (!plan) return [];
-    const where: string[] = [];
-    const values: unknown[] = [];
-    if (plan.gun !== null) {
-      where.push('gun = ?');
-      values.push(plan.gun);
-    }
-    if (plan.bound !== undefined) {
-      where.push(`id ${plan.reversed ? '<' : '>'} CAST(? AS UNSIGNED)`);
-      values.push(plan.bound);
-    }
-    values.push(plan.limit);
-    const rows = await this.rows<ChangeRow>(
-      'reading the changefeed',
-      'SELECT id, created_at, gun, version, sha256, category FROM changefeed' +
-        (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-        ` ORDER BY id ${plan.reversed ? 'DESC' : 'ASC'} LIMIT ?`,
-      values,
-    );
-    if (plan.reversed) rows.reverse();
-    return rows.map((r) => ({
-      id: String(r.id),
-      createdAt: r.created_at,
-      gun: r.gun,
-      version: r.version,
-      sha256: (r.sha256 ?? '').trim(), // Go's own char(64) schema pads ''
-      category: r.category,
-    }));
-  }
-
-  async latestChangeId(): Promise<string> {
-    const [row] = await this.rows<RowDataPacket>(
-      'reading the changefeed',
-      'SELECT MAX(id) AS id FROM changefeed',
-    );
-    return row?.id == null ? '0' : String(row.id);
-  }
-
-  async putServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): Promise<void> {
+  override async putServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): Promise<void> {
     assertServerKey(key);
     try {
       await this.exec(
         'storing a server key',
-        `INSERT INTO server_keys (key_id, gun, role, algorithm, public_key, encrypted_private, created_at)
+        `INSERT INTO server_keys (${KEY_INSERT_COLS}, created_at)
          VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))`,
-        [
-          key.keyId,
-          key.gun,
-          key.role,
-          key.algorithm,
-          asBuffer(key.publicKey),
-          asBuffer(key.encryptedPrivate),
-        ],
+        serverKeyValues(key),
       );
     } catch (e) {
       if ((e as { cause?: DriverError }).cause?.code === 'ER_DUP_ENTRY') {
-        throw new StorageError(`server key ${key.keyId} is already stored`, { cause: e });
+        throw duplicateKeyError(key.keyId, e);
       }
       throw e;
     }
   }
 
-  async getServerKey(keyId: string): Promise<StoredServerKey | undefined> {
-    if (!storableName(keyId)) return undefined;
-    const [row] = await this.rows<KeyRow>(
-      'reading a server key',
-      `SELECT ${KEY_COLS} FROM server_keys WHERE key_id = ?`,
-      [keyId],
-    );
-    return row && toKey(row);
-  }
-
-  async findUnusedServerKey(
-    gun: string,
-    role: string,
-    algorithm: string,
-  ): Promise<StoredServerKey | undefined> {
-    if (!storableName(gun, role, algorithm)) return undefined;
-    const [row] = await this.rows<KeyRow>(
-      'reading a server key',
-      `SELECT ${KEY_COLS} FROM server_keys
-        WHERE gun = ? AND role = ? AND algorithm = ? AND last_used IS NULL ORDER BY key_id LIMIT 1`,
-      [gun, role, algorithm],
-    );
-    return row && toKey(row);
-  }
-
-  async markServerKeyUsed(keyId: string): Promise<void> {
+  override async markServerKeyUsed(keyId: string): Promise<void> {
     if (!storableName(keyId)) return;
     await this.exec(
       'updating a server key',
@@ -464,11 +286,7 @@ export class MysqlMetaStore implements MetaStore {
     );
   }
 
-  async check(): Promise<void> {
-    await this.rows('checking the database', 'SELECT 1 FROM tuf_files LIMIT 1');
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();

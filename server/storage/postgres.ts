@@ -1,7 +1,7 @@
 // PostgreSQL MetaStore (`pg` Pool). Several trustdesk-server processes may share one database:
 // this is how operators scale out, so every rule below holds across processes.
 //
-// Rules (on top of types.ts / input.ts):
+// Rules (on top of types.ts / input.ts; the reads are in sql-store.ts):
 //   - A write (updateMany, deleteGun) is one transaction that first takes
 //     pg_advisory_xact_lock(<GUN namespace>, hashtext(gun)), then — in READ COMMITTED, so the
 //     next statement sees everything committed before the lock was granted — checks versions
@@ -20,23 +20,21 @@
 import pg from 'pg';
 import {
   asBuffer,
-  asBytes,
   assertServerKey,
   checkVersions,
-  isSha256Hex,
-  planChangefeed,
+  DELETION,
+  duplicateKeyError,
+  type NewChange,
   planFiles,
   storableName,
-  validVersion,
+  uploadChanges,
 } from './input.js';
 import { migratePostgres, PG_LOCK_NAMESPACE } from './migrations.js';
+import { KEY_INSERT_COLS, serverKeyValues, toVersionMap, type VersionRow } from './sql-rows.js';
+import { latestVersionsQuery, type SqlDialect, SqlMetaStore } from './sql-store.js';
 import {
-  type Change,
-  type ChangefeedQuery,
-  type MetaStore,
   type NewTufFile,
   type StoredServerKey,
-  type TufFile,
   StorageError,
   StorageUnavailableError,
   VersionConflictError,
@@ -54,6 +52,12 @@ export interface PostgresStoreOptions {
   /** Errors that happen outside any call, e.g. an idle connection dropped by the server. */
   onBackgroundError?: (err: Error) => void;
 }
+
+const POSTGRES: SqlDialect = {
+  param: (n) => `$${n}`,
+  changeId: (n, id) => ({ sql: `$${n}::bigint`, value: id }),
+  roleIn: (n) => `= ANY($${n})`,
+};
 
 const GUN_LOCK_NAMESPACE = PG_LOCK_NAMESPACE + 1;
 const CHANGEFEED_LOCK: [number, number] = [PG_LOCK_NAMESPACE, 2];
@@ -111,84 +115,33 @@ async function withClient<T>(
   }
 }
 
-interface FileRow {
-  gun: string;
-  role: string;
-  version: number;
-  sha256: string;
-  data: Buffer;
-  created_at: Date;
-}
-
-interface ChangeRow {
-  id: string;
-  created_at: Date;
-  gun: string;
-  version: number;
-  sha256: string | null;
-  category: 'update' | 'deletion';
-}
-
-interface KeyRow {
-  key_id: string;
-  gun: string;
-  role: 'timestamp' | 'snapshot';
-  algorithm: string;
-  public_key: Buffer;
-  encrypted_private: Buffer;
-  created_at: Date;
-  last_used: Date | null;
-}
-
-const FILE_COLS = 'gun, role, version, sha256, data, created_at';
-const KEY_COLS =
-  'key_id, gun, role, algorithm, public_key, encrypted_private, created_at, last_used';
-
-function toFile(r: FileRow): TufFile {
-  return {
-    gun: r.gun,
-    role: r.role,
-    version: r.version,
-    sha256: r.sha256,
-    data: asBytes(r.data),
-    createdAt: r.created_at,
-  };
-}
-
-function toKey(r: KeyRow): StoredServerKey {
-  return {
-    keyId: r.key_id,
-    gun: r.gun,
-    role: r.role,
-    algorithm: r.algorithm,
-    publicKey: asBytes(r.public_key),
-    encryptedPrivate: asBytes(r.encrypted_private),
-    createdAt: r.created_at,
-    lastUsed: r.last_used,
-  };
-}
-
-export class PostgresMetaStore implements MetaStore {
+export class PostgresMetaStore extends SqlMetaStore {
   readonly backend = 'postgres';
-  private closed = false;
 
-  constructor(private readonly pool: pg.Pool) {}
-
-  private assertOpen(): void {
-    if (this.closed) throw new StorageUnavailableError('the metadata store is closed');
+  constructor(private readonly pool: pg.Pool) {
+    super(POSTGRES);
   }
 
   private async query<R extends pg.QueryResultRow>(
     what: string,
-    q: pg.QueryConfig | string,
-    values?: unknown[],
+    q: pg.QueryConfig,
   ): Promise<pg.QueryResult<R>> {
     this.assertOpen();
     try {
-      return await this.pool.query<R>(q as pg.QueryConfig, values);
+      return await this.pool.query<R>(q);
     } catch (e) {
       throw pgError(e, what);
     }
+  }
+
+  protected override async select<R>(
+    what: string,
+    text: string,
+    values: unknown[],
+    name?: string,
+  ): Promise<R[]> {
+    const { rows } = await this.query(what, name ? { name, text, values } : { text, values });
+    return rows as R[];
   }
 
   /** One transaction holding the GUN's advisory lock. */
@@ -222,7 +175,7 @@ export class PostgresMetaStore implements MetaStore {
   private static async appendChanges(
     c: pg.PoolClient,
     gun: string,
-    changes: { version: number; sha256: string | null; category: 'update' | 'deletion' }[],
+    changes: NewChange[],
   ): Promise<void> {
     await c.query('SELECT pg_advisory_xact_lock($1, $2)', CHANGEFEED_LOCK);
     const values: unknown[] = [gun];
@@ -237,16 +190,13 @@ export class PostgresMetaStore implements MetaStore {
     );
   }
 
-  async updateMany(gun: string, files: readonly NewTufFile[]): Promise<void> {
+  override async updateMany(gun: string, files: readonly NewTufFile[]): Promise<void> {
     const planned = planFiles(gun, files);
     if (planned.length === 0) return;
     await this.writeGun('storing metadata', gun, async (c) => {
-      const roles = [...new Set(planned.map((f) => f.role))];
-      const { rows } = await c.query<{ role: string; v: number }>(
-        'SELECT role, MAX(version) AS v FROM tuf_files WHERE gun = $1 AND role = ANY($2) GROUP BY role',
-        [gun, roles],
-      );
-      checkVersions(gun, planned, new Map(rows.map((r) => [r.role, r.v])));
+      const stored = latestVersionsQuery(POSTGRES, gun, [...new Set(planned.map((f) => f.role))]);
+      const { rows } = await c.query<VersionRow>(stored.sql, stored.values);
+      checkVersions(gun, planned, toVersionMap(rows));
       const values: unknown[] = [gun];
       const tuples = planned.map((f) => {
         values.push(f.role, f.version, f.sha256, asBuffer(f.data));
@@ -267,180 +217,40 @@ export class PostgresMetaStore implements MetaStore {
         }
         throw e;
       }
-      const stamps = planned.filter((f) => f.role === 'timestamp');
-      if (stamps.length > 0) {
-        await PostgresMetaStore.appendChanges(
-          c,
-          gun,
-          stamps.map((f) => ({ version: f.version, sha256: f.sha256, category: 'update' })),
-        );
-      }
+      const changes = uploadChanges(planned);
+      if (changes.length > 0) await PostgresMetaStore.appendChanges(c, gun, changes);
     });
   }
 
-  private async one(
-    what: string,
-    name: string,
-    where: string,
-    values: unknown[],
-  ): Promise<TufFile | undefined> {
-    const { rows } = await this.query<FileRow>(what, {
-      name,
-      text: `SELECT ${FILE_COLS} FROM tuf_files WHERE ${where}`,
-      values,
-    });
-    return rows[0] && toFile(rows[0]);
-  }
-
-  async getLatest(gun: string, role: string): Promise<TufFile | undefined> {
-    if (!storableName(gun, role)) return undefined;
-    return this.one(
-      'reading metadata',
-      'td_latest',
-      'gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1',
-      [gun, role],
-    );
-  }
-
-  async getByChecksum(gun: string, role: string, sha256: string): Promise<TufFile | undefined> {
-    if (!storableName(gun, role) || !isSha256Hex(sha256)) return undefined;
-    return this.one(
-      'reading metadata',
-      'td_by_checksum',
-      'gun = $1 AND role = $2 AND sha256 = $3 ORDER BY id LIMIT 1',
-      [gun, role, sha256],
-    );
-  }
-
-  async getByVersion(gun: string, role: string, version: number): Promise<TufFile | undefined> {
-    if (!storableName(gun, role) || !validVersion(version)) return undefined;
-    return this.one(
-      'reading metadata',
-      'td_by_version',
-      'gun = $1 AND role = $2 AND version = $3',
-      [gun, role, version],
-    );
-  }
-
-  async latestVersions(gun: string): Promise<Map<string, number>> {
-    if (!storableName(gun)) return new Map();
-    const { rows } = await this.query<{ role: string; v: number }>(
-      'reading metadata',
-      'SELECT role, MAX(version) AS v FROM tuf_files WHERE gun = $1 GROUP BY role',
-      [gun],
-    );
-    return new Map(rows.map((r) => [r.role, r.v]));
-  }
-
-  async deleteGun(gun: string): Promise<boolean> {
+  override async deleteGun(gun: string): Promise<boolean> {
     if (!storableName(gun)) return false;
     return this.writeGun('deleting a GUN', gun, async (c) => {
       const { rowCount } = await c.query('DELETE FROM tuf_files WHERE gun = $1', [gun]);
       if (!rowCount) return false;
-      await PostgresMetaStore.appendChanges(c, gun, [
-        { version: 0, sha256: null, category: 'deletion' },
-      ]);
+      await PostgresMetaStore.appendChanges(c, gun, [DELETION]);
       return true;
     });
   }
 
-  async changefeed(q: ChangefeedQuery): Promise<Change[]> {
-    const plan = planChangefeed(q);
-    if (!plan) return [];
-    const where: string[] = [];
-    const values: unknown[] = [];
-    if (plan.gun !== null) {
-      values.push(plan.gun);
-      where.push(`gun = $${values.length}`);
-    }
-    if (plan.bound !== undefined) {
-      values.push(plan.bound);
-      where.push(`id ${plan.reversed ? '<' : '>'} $${values.length}::bigint`);
-    }
-    values.push(plan.limit);
-    const { rows } = await this.query<ChangeRow>(
-      'reading the changefeed',
-      'SELECT id, created_at, gun, version, sha256, category FROM changefeed' +
-        (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-        ` ORDER BY id ${plan.reversed ? 'DESC' : 'ASC'} LIMIT $${values.length}`,
-      values,
-    );
-    if (plan.reversed) rows.reverse();
-    return rows.map((r) => ({
-      id: r.id,
-      createdAt: r.created_at,
-      gun: r.gun,
-      version: r.version,
-      sha256: (r.sha256 ?? '').trim(), // Go's own char(64) schema pads ''
-      category: r.category,
-    }));
-  }
-
-  async latestChangeId(): Promise<string> {
-    const { rows } = await this.query<{ id: string | null }>('reading the changefeed', {
-      name: 'td_latest_change',
-      text: 'SELECT MAX(id) AS id FROM changefeed',
-    });
-    return rows[0]?.id ?? '0';
-  }
-
-  async putServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): Promise<void> {
+  override async putServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): Promise<void> {
     assertServerKey(key);
-    const { rowCount } = await this.query(
-      'storing a server key',
-      `INSERT INTO server_keys (key_id, gun, role, algorithm, public_key, encrypted_private)
+    const { rowCount } = await this.query('storing a server key', {
+      text: `INSERT INTO server_keys (${KEY_INSERT_COLS})
        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id) DO NOTHING`,
-      [
-        key.keyId,
-        key.gun,
-        key.role,
-        key.algorithm,
-        asBuffer(key.publicKey),
-        asBuffer(key.encryptedPrivate),
-      ],
-    );
-    if (!rowCount) throw new StorageError(`server key ${key.keyId} is already stored`);
+      values: serverKeyValues(key),
+    });
+    if (!rowCount) throw duplicateKeyError(key.keyId);
   }
 
-  async getServerKey(keyId: string): Promise<StoredServerKey | undefined> {
-    if (!storableName(keyId)) return undefined;
-    const { rows } = await this.query<KeyRow>(
-      'reading a server key',
-      `SELECT ${KEY_COLS} FROM server_keys WHERE key_id = $1`,
-      [keyId],
-    );
-    return rows[0] && toKey(rows[0]);
-  }
-
-  async findUnusedServerKey(
-    gun: string,
-    role: string,
-    algorithm: string,
-  ): Promise<StoredServerKey | undefined> {
-    if (!storableName(gun, role, algorithm)) return undefined;
-    const { rows } = await this.query<KeyRow>(
-      'reading a server key',
-      `SELECT ${KEY_COLS} FROM server_keys
-        WHERE gun = $1 AND role = $2 AND algorithm = $3 AND last_used IS NULL ORDER BY key_id LIMIT 1`,
-      [gun, role, algorithm],
-    );
-    return rows[0] && toKey(rows[0]);
-  }
-
-  async markServerKeyUsed(keyId: string): Promise<void> {
+  override async markServerKeyUsed(keyId: string): Promise<void> {
     if (!storableName(keyId)) return;
-    await this.query(
-      'updating a server key',
-      'UPDATE server_keys SET last_used = now() WHERE key_id = $1',
-      [keyId],
-    );
+    await this.query('updating a server key', {
+      text: 'UPDATE server_keys SET last_used = now() WHERE key_id = $1',
+      values: [keyId],
+    });
   }
 
-  async check(): Promise<void> {
-    await this.query('checking the database', 'SELECT 1 FROM tuf_files LIMIT 1');
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();

@@ -1,6 +1,6 @@
 // SQLite MetaStore (better-sqlite3): the embedded default, one file under the data dir.
 //
-// Rules (on top of types.ts / input.ts):
+// Rules (on top of types.ts / input.ts; the reads are in sql-store.ts):
 //   - WAL journal (readers never block the writer), synchronous=FULL (a publish that returned
 //     200 survives a power cut), busy timeout so a second process on the same file waits for
 //     the write lock instead of failing at once.
@@ -16,25 +16,23 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   asBuffer,
-  asBytes,
   assertServerKey,
   checkVersions,
-  isSha256Hex,
-  planChangefeed,
+  DELETION,
+  duplicateKeyError,
+  type NewChange,
   planFiles,
+  type PlannedFile,
   settle,
   storableName,
-  validVersion,
-  type PlannedFile,
+  uploadChanges,
 } from './input.js';
 import { migrateSqlite } from './migrations.js';
+import { KEY_INSERT_COLS, serverKeyValues, toVersionMap, type VersionRow } from './sql-rows.js';
+import { latestVersionsQuery, type SqlDialect, SqlMetaStore } from './sql-store.js';
 import {
-  type Change,
-  type ChangefeedQuery,
-  type MetaStore,
   type NewTufFile,
   type StoredServerKey,
-  type TufFile,
   StorageError,
   StorageUnavailableError,
   VersionConflictError,
@@ -45,6 +43,11 @@ export interface SqliteStoreOptions {
   /** How long a writer waits for another process's write lock (default 5000 ms). */
   busyTimeoutMs?: number;
 }
+
+const SQLITE: SqlDialect = {
+  param: () => '?',
+  changeId: (_n, id) => ({ sql: '?', value: BigInt(id) }),
+};
 
 const UNAVAILABLE =
   /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM|PROTOCOL|NOTADB|CORRUPT)/;
@@ -61,92 +64,33 @@ function sqliteError(e: unknown, what: string): Error {
   return e instanceof Error ? e : new StorageError(`${what}: ${String(e)}`);
 }
 
-interface FileRow {
-  gun: string;
-  role: string;
-  version: number;
-  sha256: string;
-  data: Buffer;
-  created_at: string;
-}
-
-interface ChangeRow {
-  id: number;
-  created_at: string;
-  gun: string;
-  version: number;
-  sha256: string | null;
-  category: 'update' | 'deletion';
-}
-
-interface KeyRow {
-  key_id: string;
-  gun: string;
-  role: 'timestamp' | 'snapshot';
-  algorithm: string;
-  public_key: Buffer;
-  encrypted_private: Buffer;
-  created_at: string;
-  last_used: string | null;
-}
-
-const FILE_COLS = 'gun, role, version, sha256, data, created_at';
-const KEY_COLS =
-  'key_id, gun, role, algorithm, public_key, encrypted_private, created_at, last_used';
-
-function toFile(r: FileRow): TufFile {
-  return {
-    gun: r.gun,
-    role: r.role,
-    version: r.version,
-    sha256: r.sha256,
-    data: asBytes(r.data),
-    createdAt: new Date(r.created_at),
-  };
-}
-
-function toKey(r: KeyRow): StoredServerKey {
-  return {
-    keyId: r.key_id,
-    gun: r.gun,
-    role: r.role,
-    algorithm: r.algorithm,
-    publicKey: asBytes(r.public_key),
-    encryptedPrivate: asBytes(r.encrypted_private),
-    createdAt: new Date(r.created_at),
-    lastUsed: r.last_used === null ? null : new Date(r.last_used),
-  };
-}
-
-export class SqliteMetaStore implements MetaStore {
+export class SqliteMetaStore extends SqlMetaStore {
   readonly backend = 'sqlite';
-  private closed = false;
   private readonly stmts = new Map<string, Database.Statement>();
   private readonly writeFiles: (gun: string, files: PlannedFile[]) => void;
   private readonly removeGun: (gun: string) => boolean;
 
   constructor(private readonly db: Database.Database) {
+    super(SQLITE);
     const write = (gun: string, files: PlannedFile[]) => {
-      const stored = new Map<string, number>();
-      for (const r of this.stmt<{ role: string; v: number }>(
-        'SELECT role, MAX(version) AS v FROM tuf_files WHERE gun = ? GROUP BY role',
-      ).all(gun)) {
-        stored.set(r.role, r.v);
-      }
-      checkVersions(gun, files, stored);
+      const stored = latestVersionsQuery(SQLITE, gun);
+      checkVersions(
+        gun,
+        files,
+        toVersionMap(this.stmt<VersionRow>(stored.sql).all(...stored.values)),
+      );
       const now = new Date().toISOString();
       const insert = this.stmt(
         'INSERT INTO tuf_files (created_at, updated_at, gun, role, version, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
       );
-      for (const f of files) {
+      for (const f of files)
         insert.run(now, now, gun, f.role, f.version, f.sha256, asBuffer(f.data));
-        if (f.role === 'timestamp') this.appendChange(now, gun, f.version, f.sha256, 'update');
-      }
+      for (const ch of uploadChanges(files)) this.appendChange(now, gun, ch);
     };
     const remove = (gun: string) => {
       const { changes } = this.stmt('DELETE FROM tuf_files WHERE gun = ?').run(gun);
       if (changes === 0) return false;
-      this.appendChange(new Date().toISOString(), gun, 0, null, 'deletion');
+      this.appendChange(new Date().toISOString(), gun, DELETION);
       return true;
     };
     const writeTx = db.transaction(write);
@@ -161,21 +105,15 @@ export class SqliteMetaStore implements MetaStore {
     return s as Database.Statement<unknown[], R>;
   }
 
-  private appendChange(
-    at: string,
-    gun: string,
-    version: number,
-    sha256: string | null,
-    category: string,
-  ): void {
+  private appendChange(at: string, gun: string, ch: NewChange): void {
     this.stmt(
       'INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?, ?, ?, ?, ?)',
-    ).run(at, gun, version, sha256, category);
+    ).run(at, gun, ch.version, ch.sha256, ch.category);
   }
 
   private run<T>(what: string, fn: () => T): Promise<T> {
     return settle(() => {
-      if (this.closed) throw new StorageUnavailableError('the metadata store is closed');
+      this.assertOpen();
       try {
         return fn();
       } catch (e) {
@@ -184,146 +122,34 @@ export class SqliteMetaStore implements MetaStore {
     });
   }
 
-  updateMany(gun: string, files: readonly NewTufFile[]): Promise<void> {
+  protected override select<R>(what: string, sql: string, values: unknown[]): Promise<R[]> {
+    return this.run(what, () => this.stmt<R>(sql).all(...values));
+  }
+
+  override updateMany(gun: string, files: readonly NewTufFile[]): Promise<void> {
     return this.run('storing metadata', () => {
       const planned = planFiles(gun, files);
       if (planned.length > 0) this.writeFiles(gun, planned);
     });
   }
 
-  private one(what: string, where: string, ...args: unknown[]): Promise<TufFile | undefined> {
-    return this.run(what, () => {
-      const row = this.stmt<FileRow>(`SELECT ${FILE_COLS} FROM tuf_files WHERE ${where}`).get(
-        ...args,
-      );
-      return row && toFile(row);
-    });
-  }
-
-  getLatest(gun: string, role: string): Promise<TufFile | undefined> {
-    if (!storableName(gun, role)) return Promise.resolve(undefined);
-    return this.one(
-      'reading metadata',
-      'gun = ? AND role = ? ORDER BY version DESC LIMIT 1',
-      gun,
-      role,
-    );
-  }
-
-  getByChecksum(gun: string, role: string, sha256: string): Promise<TufFile | undefined> {
-    if (!storableName(gun, role) || !isSha256Hex(sha256)) return Promise.resolve(undefined);
-    return this.one(
-      'reading metadata',
-      'gun = ? AND role = ? AND sha256 = ? ORDER BY id LIMIT 1',
-      gun,
-      role,
-      sha256,
-    );
-  }
-
-  getByVersion(gun: string, role: string, version: number): Promise<TufFile | undefined> {
-    if (!storableName(gun, role) || !validVersion(version)) return Promise.resolve(undefined);
-    return this.one('reading metadata', 'gun = ? AND role = ? AND version = ?', gun, role, version);
-  }
-
-  latestVersions(gun: string): Promise<Map<string, number>> {
-    if (!storableName(gun)) return Promise.resolve(new Map<string, number>());
-    return this.run('reading metadata', () => {
-      const rows = this.stmt<{ role: string; v: number }>(
-        'SELECT role, MAX(version) AS v FROM tuf_files WHERE gun = ? GROUP BY role',
-      ).all(gun);
-      return new Map(rows.map((r) => [r.role, r.v]));
-    });
-  }
-
-  deleteGun(gun: string): Promise<boolean> {
+  override deleteGun(gun: string): Promise<boolean> {
     if (!storableName(gun)) return Promise.resolve(false);
     return this.run('deleting a GUN', () => this.removeGun(gun));
   }
 
-  changefeed(q: ChangefeedQuery): Promise<Change[]> {
-    return this.run('reading the changefeed', () => {
-      const plan = planChangefeed(q);
-      if (!plan) return [];
-      const where: string[] = [];
-      const args: unknown[] = [];
-      if (plan.gun !== null) {
-        where.push('gun = ?');
-        args.push(plan.gun);
-      }
-      if (plan.bound !== undefined) {
-        where.push(plan.reversed ? 'id < ?' : 'id > ?');
-        args.push(BigInt(plan.bound));
-      }
-      const sql =
-        'SELECT id, created_at, gun, version, sha256, category FROM changefeed' +
-        (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-        ` ORDER BY id ${plan.reversed ? 'DESC' : 'ASC'} LIMIT ?`;
-      const rows = this.stmt<ChangeRow>(sql).all(...args, plan.limit);
-      if (plan.reversed) rows.reverse();
-      return rows.map((r) => ({
-        id: String(r.id),
-        createdAt: new Date(r.created_at),
-        gun: r.gun,
-        version: r.version,
-        sha256: (r.sha256 ?? '').trim(), // Go's own char(64) schema pads ''
-        category: r.category,
-      }));
-    });
-  }
-
-  latestChangeId(): Promise<string> {
-    return this.run('reading the changefeed', () => {
-      const row = this.stmt<{ id: number | null }>('SELECT MAX(id) AS id FROM changefeed').get();
-      return String(row?.id ?? 0);
-    });
-  }
-
-  putServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): Promise<void> {
+  override putServerKey(key: Omit<StoredServerKey, 'createdAt' | 'lastUsed'>): Promise<void> {
     return this.run('storing a server key', () => {
       assertServerKey(key);
       const { changes } = this.stmt(
-        `INSERT INTO server_keys (key_id, gun, role, algorithm, public_key, encrypted_private, created_at)
+        `INSERT INTO server_keys (${KEY_INSERT_COLS}, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING`,
-      ).run(
-        key.keyId,
-        key.gun,
-        key.role,
-        key.algorithm,
-        asBuffer(key.publicKey),
-        asBuffer(key.encryptedPrivate),
-        new Date().toISOString(),
-      );
-      if (changes === 0) throw new StorageError(`server key ${key.keyId} is already stored`);
+      ).run(...serverKeyValues(key), new Date().toISOString());
+      if (changes === 0) throw duplicateKeyError(key.keyId);
     });
   }
 
-  getServerKey(keyId: string): Promise<StoredServerKey | undefined> {
-    if (!storableName(keyId)) return Promise.resolve(undefined);
-    return this.run('reading a server key', () => {
-      const row = this.stmt<KeyRow>(`SELECT ${KEY_COLS} FROM server_keys WHERE key_id = ?`).get(
-        keyId,
-      );
-      return row && toKey(row);
-    });
-  }
-
-  findUnusedServerKey(
-    gun: string,
-    role: string,
-    algorithm: string,
-  ): Promise<StoredServerKey | undefined> {
-    if (!storableName(gun, role, algorithm)) return Promise.resolve(undefined);
-    return this.run('reading a server key', () => {
-      const row = this.stmt<KeyRow>(
-        `SELECT ${KEY_COLS} FROM server_keys
-          WHERE gun = ? AND role = ? AND algorithm = ? AND last_used IS NULL ORDER BY key_id LIMIT 1`,
-      ).get(gun, role, algorithm);
-      return row && toKey(row);
-    });
-  }
-
-  markServerKeyUsed(keyId: string): Promise<void> {
+  override markServerKeyUsed(keyId: string): Promise<void> {
     if (!storableName(keyId)) return Promise.resolve();
     return this.run('updating a server key', () => {
       this.stmt('UPDATE server_keys SET last_used = ? WHERE key_id = ?').run(
@@ -333,13 +159,7 @@ export class SqliteMetaStore implements MetaStore {
     });
   }
 
-  check(): Promise<void> {
-    return this.run('checking the database', () => {
-      this.stmt('SELECT 1 FROM tuf_files LIMIT 1').get();
-    });
-  }
-
-  close(): Promise<void> {
+  override close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
       this.db.close();
