@@ -3,12 +3,16 @@
 // on first use, so `trustdesk inspect` never loads what `demo` (or, later, the TUI) needs.
 
 import type { CommandResult, Context, ParsedArgs } from './context.js';
+import { CLIENT_COMMANDS, CLIENT_GLOBAL_OPTIONS } from './commands/client-spec.js';
+import { KEY_COMMAND } from './commands/key-spec.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
   /** Placeholder shown in help for string options, e.g. `<file>`. */
   value?: string;
+  /** May be given several times (the value is then an array). */
+  multiple?: boolean;
   description: string;
 }
 
@@ -35,6 +39,7 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   verbose: { type: 'boolean', short: 'v', description: 'print more detail (e.g. every target)' },
   help: { type: 'boolean', short: 'h', description: 'show help for trustdesk or a command' },
   version: { type: 'boolean', description: 'print the trustdesk version' },
+  ...CLIENT_GLOBAL_OPTIONS,
 };
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -102,8 +107,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     handler: async (ctx, args) => (await import('./commands/demo.js')).runDemo(ctx, args),
   },
+  KEY_COMMAND,
+  ...CLIENT_COMMANDS,
 ];
 
+/** A command by name; two-word commands (`key rotate`) are named with a space. */
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name);
 }

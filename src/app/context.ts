@@ -7,6 +7,8 @@ export interface Io {
   stdout: { write(s: string): unknown; isTTY?: boolean };
   stderr: { write(s: string): unknown; isTTY?: boolean };
   stdinIsTTY: boolean;
+  /** Content for commands that read stdin (verify, script-mode confirmations); none = empty. */
+  stdin?: NodeJS.ReadableStream;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   /** Wall clock in epoch ms; the only clock commands may read (they pass it to src/tuf). */

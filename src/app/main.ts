@@ -22,7 +22,11 @@ type ParseOptions = NonNullable<ParseArgsConfig['options']>;
 function toParseArgs(specs: Readonly<Record<string, OptionSpec>>): ParseOptions {
   const out: ParseOptions = {};
   for (const [name, s] of Object.entries(specs)) {
-    out[name] = s.short ? { type: s.type, short: s.short } : { type: s.type };
+    out[name] = {
+      type: s.type,
+      ...(s.short ? { short: s.short } : {}),
+      ...(s.multiple ? { multiple: true } : {}),
+    };
   }
   return out;
 }
@@ -53,11 +57,14 @@ function locate(argv: readonly string[]): Located {
     allowPositionals: true,
     tokens: true,
   });
-  const first = tokens.find((t) => t.kind === 'positional');
-  const rest = first ? argv.filter((_, i) => i !== first.index) : [...argv];
+  const [first, second] = tokens.filter((t) => t.kind === 'positional');
+  // Two-word commands (`key rotate`) take both words when the table has them.
+  const pair = first && second ? `${first.value} ${second.value}` : undefined;
+  const words = pair !== undefined && findCommand(pair) ? [first, second] : first ? [first] : [];
+  const rest = argv.filter((_, i) => !words.some((w) => w?.index === i));
   const flag = (n: string) => values[n] === true;
   return {
-    command: first?.value,
+    command: words.length === 2 ? pair : first?.value,
     rest,
     early: {
       script: flag('script'),
@@ -185,6 +192,7 @@ export function processIo(): Io {
     stdout: process.stdout,
     stderr: process.stderr,
     stdinIsTTY: process.stdin.isTTY === true,
+    stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
     nowMs: () => Date.now(),
