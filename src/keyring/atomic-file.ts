@@ -1,4 +1,5 @@
-// Crash-safe file writes for key files: the new bytes go to a temp file in the same directory
+// Crash-safe file writes (key files, the client's metadata cache — the project's one atomic
+// writer; the changelist reuses fsyncDir for its out-of-directory temp files): the new bytes go to a temp file in the same directory
 // (created 0600, exclusive), which is fsynced, then moved into place (rename to replace, link
 // to create without clobbering), then the directory is fsynced so the rename itself is durable.
 // At any crash point the target is either the old file or the complete new one; a leftover temp
@@ -25,7 +26,8 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   if ((st.mode & 0o077) !== 0 && process.getuid?.() === st.uid) await chmod(dir, 0o700);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsync a directory so renames/unlinks inside it survive a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
   const dh = await open(dir, 'r');
   try {
     await dh.sync();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { TrustedMetadataSet } from '../../src/tuf/trusted-set.js';
 import { checkGun, gunProblem } from '../../src/client/trust-dir/gun.js';
 import { MetadataCache, gunDir } from '../../src/client/trust-dir/metadata-cache.js';
-import { atomicWriteFile } from '../../src/client/trust-dir/atomic-write.js';
+import { atomicWrite, ensurePrivateDir } from '../../src/keyring/atomic-file.js';
 import { RepoSim } from '../support/repo-sim.js';
 import { loadAll } from '../support/sim-client.js';
 
@@ -138,12 +138,13 @@ describe('MetadataCache', () => {
 
   test('a failed write leaves the old file and no temp file', async () => {
     const target = join(dir, 'atomic', 'file.json');
-    await atomicWriteFile(target, new TextEncoder().encode('old'));
+    await ensurePrivateDir(join(dir, 'atomic'));
+    await atomicWrite(target, new TextEncoder().encode('old'), 'replace');
     // a directory where the temp file's rename target is cannot be replaced by a file
     const blocked = join(dir, 'atomic', 'blocked');
     await mkdir(blocked);
     await writeFile(join(blocked, 'inner'), 'x');
-    await assert.rejects(atomicWriteFile(blocked, new TextEncoder().encode('new')));
+    await assert.rejects(atomicWrite(blocked, new TextEncoder().encode('new'), 'replace'));
     const names = await readdir(join(dir, 'atomic'));
     assert.deepEqual(names.sort(), ['blocked', 'file.json']);
   });

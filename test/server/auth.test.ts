@@ -38,7 +38,7 @@ import {
 } from '../../server/auth/users.js';
 import { TrustdeskError } from '../../src/tuf/errors.js';
 import { findExecutable, requireService } from '../support/services.js';
-import { makeCert, p256, type TestCert } from './auth-pki.js';
+import { KU, issueCert, newKey, type CertSpec, type TestCert } from '../support/certs.js';
 
 const DAY = 86_400_000;
 /** A fixed clock: nothing depends on the real time. */
@@ -69,23 +69,27 @@ interface Pki {
 
 let pki: Pki;
 
+/** Token-signing certificates carry BasicConstraints and KeyUsage, as real CAs issue them. */
+const tokenCert = (spec: CertSpec & { ca: boolean }): TestCert =>
+  issueCert({ keyUsage: spec.ca ? KU.certSign | KU.crlSign : KU.digitalSignature, ...spec });
+
 before(() => {
   const valid = { notBeforeMs: NOW - DAY, notAfterMs: NOW + 365 * DAY };
-  const ca = p256();
-  const caCert = makeCert({ cn: 'Test Token CA', key: ca.privateKey, ca: true, ...valid });
-  const caIssuer = { cn: 'Test Token CA', key: ca.privateKey };
+  const ca = newKey();
+  const caCert = tokenCert({ cn: 'Test Token CA', key: ca, ca: true, ...valid });
+  const caIssuer = { cn: 'Test Token CA', key: ca };
   const child = (cn: string, issuer: { cn: string; key: KeyObject }, isCa = false, v = valid) => {
-    const k = p256();
+    const k = newKey();
     return {
-      key: k.privateKey,
-      cert: makeCert({ cn, key: k.publicKey, issuer, ca: isCa, ...v }),
+      key: k,
+      cert: tokenCert({ cn, key: k, issuer, ca: isCa, ...v }),
     };
   };
   const leaf = child('token-issuer', caIssuer);
   const int = child('Test Intermediate', caIssuer, true);
   const underInt = child('token-issuer-2', { cn: 'Test Intermediate', key: int.key });
-  const other = p256();
-  const otherIssuer = { cn: 'Other CA', key: other.privateKey };
+  const other = newKey();
+  const otherIssuer = { cn: 'Other CA', key: other };
   const otherLeaf = child('token-issuer', otherIssuer);
   const expired = child('token-issuer', caIssuer, false, {
     notBeforeMs: NOW - 30 * DAY,
@@ -94,7 +98,7 @@ before(() => {
   // "Issued" by the (non-CA) leaf: the signature verifies but the leaf may not sign.
   const nonCa = child('sneaky', { cn: 'token-issuer', key: leaf.key });
   pki = {
-    caKey: ca.privateKey,
+    caKey: ca,
     ca: caCert,
     leafKey: leaf.key,
     leaf: leaf.cert,
@@ -111,7 +115,7 @@ before(() => {
   };
 });
 
-const b64 = (c: TestCert) => c.der.toString('base64');
+const b64 = (c: TestCert) => Buffer.from(c.der).toString('base64');
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 function claims(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -527,15 +531,14 @@ describe('TokenAuth: token verification', () => {
     const child = await jwt(claims(), { x5c: [b64(pki.nonCaChild)] }, pki.nonCaChildKey);
     assert.equal((await withBundle(pki.leaf.pem).authorize(`Bearer ${child}`, pull)).ok, false);
     // A CA whose KeyUsage lacks keyCertSign may not sign either.
-    const ca = p256();
-    const issuer = { cn: 'No-Sign CA', key: ca.privateKey };
+    const issuer = { cn: 'No-Sign CA', key: newKey() };
     const window = { notBeforeMs: NOW - DAY, notAfterMs: NOW + DAY };
-    const noSign = makeCert({ ...issuer, key: ca.privateKey, ca: true, keyUsage: 0x80, ...window });
-    const k = p256();
-    const leaf = makeCert({ cn: 'l', key: k.publicKey, issuer, ca: false, ...window });
-    const token = await jwt(claims(), { x5c: [b64(leaf)] }, k.privateKey);
+    const noSign = tokenCert({ ...issuer, ca: true, keyUsage: KU.digitalSignature, ...window });
+    const k = newKey();
+    const leaf = tokenCert({ cn: 'l', key: k, issuer, ca: false, ...window });
+    const token = await jwt(claims(), { x5c: [b64(leaf)] }, k);
     assert.equal((await withBundle(noSign.pem).authorize(`Bearer ${token}`, pull)).ok, false);
-    const signer = makeCert({ ...issuer, key: ca.privateKey, ca: true, ...window });
+    const signer = tokenCert({ ...issuer, ca: true, ...window });
     assert.equal((await withBundle(signer.pem).authorize(`Bearer ${token}`, pull)).ok, true);
   });
 
@@ -550,7 +553,7 @@ describe('TokenAuth: token verification', () => {
   for (const [alg, keygen, allowed] of algorithms) {
     test(`${alg} x5c token is ${allowed ? 'accepted' : 'refused'}`, async () => {
       const k = keygen();
-      const cert = makeCert({
+      const cert = tokenCert({
         cn: `issuer-${alg}`,
         key: k.publicKey,
         issuer: { cn: 'Test Token CA', key: pki.caKey },
@@ -1126,13 +1129,13 @@ describe('Go notary-server agrees', () => {
     // Go checks certificates and tokens against the real clock.
     const now = Date.now();
     const window = { notBeforeMs: now - DAY, notAfterMs: now + DAY };
-    const ca = p256();
-    const caCert = makeCert({ cn: 'Go Test CA', key: ca.privateKey, ca: true, ...window });
-    const leafKey = p256();
-    const leaf = makeCert({
+    const ca = newKey();
+    const caCert = tokenCert({ cn: 'Go Test CA', key: ca, ca: true, ...window });
+    const leafKey = newKey();
+    const leaf = tokenCert({
       cn: 'issuer',
-      key: leafKey.publicKey,
-      issuer: { cn: 'Go Test CA', key: ca.privateKey },
+      key: leafKey,
+      issuer: { cn: 'Go Test CA', key: ca },
       ca: false,
       ...window,
     });
@@ -1140,7 +1143,7 @@ describe('Go notary-server agrees', () => {
     const issuer = new TokenIssuer({
       issuer: ISSUER,
       service: SERVICE,
-      signingKeyPem: leafKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      signingKeyPem: leafKey.export({ type: 'pkcs8', format: 'pem' }) as string,
       certChainPem: leaf.pem,
       users,
     });

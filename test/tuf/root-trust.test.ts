@@ -10,19 +10,8 @@ import { signEnvelope } from '../../src/tuf/sign.js';
 import { rootRoleVerifier, verifyRoot, type TrustPinning } from '../../src/tuf/root-trust.js';
 import { Verified, verifyThreshold } from '../../src/tuf/verify.js';
 import { notarySrc, serviceSkip } from '../support/services.js';
-import {
-  DAY,
-  EKU,
-  KU,
-  NOW,
-  certSigner,
-  ecKey,
-  goRootKey,
-  makeCert,
-  makeRoot,
-  pemOf,
-  roleSigner,
-} from './cert-factory.js';
+import { EKU, KU, newKey, pemOf } from '../support/certs.js';
+import { DAY, NOW, certSigner, goRootKey, makeCert, makeRoot, roleSigner } from './cert-factory.js';
 
 const GUN = 'docker.io/library/alpine';
 const isCode = (c: string, re?: RegExp) => (e: unknown) =>
@@ -219,32 +208,32 @@ test('disableTofu refuses first contact, but not a rotation from a trusted root'
 });
 
 test('trust pinning by CA', async () => {
-  const caKey = ecKey();
-  const intKey = ecKey();
+  const caKey = newKey();
+  const intKey = newKey();
   const ca = makeCert({
-    subjectCN: 'Pinned CA',
-    subjectKey: caKey,
+    cn: 'Pinned CA',
+    key: caKey,
     ca: true,
     keyUsage: KU.certSign | KU.crlSign,
     notBeforeMs: NOW - 30 * DAY,
     notAfterMs: NOW + 3650 * DAY,
   });
   const otherCa = makeCert({
-    subjectCN: 'Pinned CA',
-    subjectKey: ecKey(),
+    cn: 'Pinned CA',
+    key: newKey(),
     ca: true,
     keyUsage: KU.certSign,
   });
   const expiredCa = makeCert({
-    subjectCN: 'Pinned CA',
-    subjectKey: caKey,
+    cn: 'Pinned CA',
+    key: caKey,
     ca: true,
     notBeforeMs: NOW - 30 * DAY,
     notAfterMs: NOW - DAY,
   });
   const intermediate = makeCert({
-    subjectCN: 'Int CA',
-    subjectKey: intKey,
+    cn: 'Int CA',
+    key: intKey,
     issuer: { cn: 'Pinned CA', key: caKey },
     ca: true,
     keyUsage: KU.certSign,
@@ -253,10 +242,10 @@ test('trust pinning by CA', async () => {
 
   /** A root whose single root key is a CA-issued certificate (+ optional intermediates). */
   async function caRoot(eku: string[] | undefined, viaIntermediate = false, cn = GUN) {
-    const leafKey = ecKey();
+    const leafKey = newKey();
     const leaf = makeCert({
-      subjectCN: cn,
-      subjectKey: leafKey,
+      cn,
+      key: leafKey,
       issuer: viaIntermediate ? { cn: 'Int CA', key: intKey } : { cn: 'Pinned CA', key: caKey },
       ca: false,
       keyUsage: KU.digitalSignature,

@@ -19,7 +19,8 @@ import {
   validRootLeaf,
 } from '../../src/tuf/x509.js';
 import { findExecutable, notarySrc, serviceSkip } from '../support/services.js';
-import { DAY, EKU, KU, NOW, ecKey, makeCert, pemOf } from './cert-factory.js';
+import { EKU, KU, newKey, pemOf } from '../support/certs.js';
+import { DAY, NOW, makeCert } from './cert-factory.js';
 
 const GUN = 'docker.io/library/alpine';
 const isCode = (c: string, re?: RegExp) => (e: unknown) =>
@@ -321,15 +322,15 @@ test('cnMatchesGun: exact or `prefix*`', () => {
 });
 
 test('validRootLeaf: the root certificate rules', () => {
-  const leafKey = ecKey();
-  const caKey = ecKey();
-  const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
-  const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-  const ed = generateKeyPairSync('ed25519').privateKey;
+  const leafKey = newKey();
+  const caKey = newKey();
+  const rsa1024 = newKey('rsa-1024');
+  const rsa2048 = newKey('rsa-2048');
+  const ed = newKey('ed25519');
   const leaf = (over: Partial<Parameters<typeof makeCert>[0]> = {}) =>
-    makeCert({ subjectCN: GUN, subjectKey: leafKey, ca: false, eku: [EKU.codeSigning], ...over });
+    makeCert({ cn: GUN, key: leafKey, ca: false, eku: [EKU.codeSigning], ...over });
   const ca = (over: Partial<Parameters<typeof makeCert>[0]> = {}) =>
-    makeCert({ subjectCN: 'CA', subjectKey: caKey, ca: true, keyUsage: KU.certSign, ...over });
+    makeCert({ cn: 'CA', key: caKey, ca: true, keyUsage: KU.certSign, ...over });
   const pem = (...ders: Uint8Array[]) => new TextEncoder().encode(pemOf(...ders));
   const ecX509 = (...ders: Uint8Array[]) => new PublicKey('ecdsa-x509', pem(...ders));
   const pubKeyPem = new TextEncoder().encode(
@@ -341,14 +342,14 @@ test('validRootLeaf: the root certificate rules', () => {
     ['valid leaf', ecX509(leaf()), {}, null],
     [
       'wrong CN',
-      ecX509(leaf({ subjectCN: 'docker.io/library/busybox' })),
+      ecX509(leaf({ cn: 'docker.io/library/busybox' })),
       {},
       /CN "docker.io\/library\/busybox" does not match/,
     ],
-    ['wildcard CN', ecX509(leaf({ subjectCN: 'docker.io/library/*' })), {}, null],
+    ['wildcard CN', ecX509(leaf({ cn: 'docker.io/library/*' })), {}, null],
     [
       'wildcard CN of another namespace',
-      ecX509(leaf({ subjectCN: 'docker.io/other/*' })),
+      ecX509(leaf({ cn: 'docker.io/other/*' })),
       {},
       /does not match/,
     ],
@@ -409,31 +410,18 @@ test('validRootLeaf: the root certificate rules', () => {
     ['SHA-1 signed (ECDSA)', ecX509(leaf({ digest: 'sha1' })), {}, /ecdsa-with-SHA1/],
     [
       'SHA-1 signed (RSA)',
-      new PublicKey(
-        'rsa-x509',
-        pem(makeCert({ subjectCN: GUN, subjectKey: rsa2048, digest: 'sha1' })),
-      ),
+      new PublicKey('rsa-x509', pem(makeCert({ cn: GUN, key: rsa2048, digest: 'sha1' }))),
       {},
       /sha1WithRSAEncryption/,
     ],
     [
       'RSA 1024',
-      new PublicKey('rsa-x509', pem(makeCert({ subjectCN: GUN, subjectKey: rsa1024 }))),
+      new PublicKey('rsa-x509', pem(makeCert({ cn: GUN, key: rsa1024 }))),
       {},
       /1024-bit RSA key/,
     ],
-    [
-      'RSA 2048',
-      new PublicKey('rsa-x509', pem(makeCert({ subjectCN: GUN, subjectKey: rsa2048 }))),
-      {},
-      null,
-    ],
-    [
-      'Ed25519 certificate',
-      ecX509(makeCert({ subjectCN: GUN, subjectKey: ed })),
-      {},
-      /ed25519 is not supported/,
-    ],
+    ['RSA 2048', new PublicKey('rsa-x509', pem(makeCert({ cn: GUN, key: rsa2048 }))), {}, null],
+    ['Ed25519 certificate', ecX509(makeCert({ cn: GUN, key: ed })), {}, /ed25519 is not supported/],
     [
       'plain ecdsa key',
       PublicKey.fromKeyObject(leafKey),
@@ -472,7 +460,7 @@ test('validRootLeaf: the root certificate rules', () => {
     0,
   );
   // RSA leaf → rsa-x509 re-encoding whatever the declared keytype.
-  const rsaLeaf = makeCert({ subjectCN: GUN, subjectKey: rsa2048 });
+  const rsaLeaf = makeCert({ cn: GUN, key: rsa2048 });
   assert.equal(
     validRootLeaf(ecX509(rsaLeaf), GUN, { nowMs: NOW, checkExpiry: true }).key.keytype,
     'rsa-x509',
@@ -480,10 +468,10 @@ test('validRootLeaf: the root certificate rules', () => {
 });
 
 test('certificateSummary: CA, RSA and unnamed EKUs', () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const rsa = newKey('rsa-2048');
   const der = makeCert({
-    subjectCN: 'Example CA',
-    subjectKey: rsa,
+    cn: 'Example CA',
+    key: rsa,
     ca: true,
     keyUsage: KU.certSign,
     eku: [EKU.serverAuth, '1.2.3.4'],
@@ -506,7 +494,7 @@ test('certificateSummary: CA, RSA and unnamed EKUs', () => {
 });
 
 test('parseCertificate: refuses malformed certificates', () => {
-  const good = makeCert({ subjectCN: GUN, subjectKey: ecKey() });
+  const good = makeCert({ cn: GUN, key: newKey() });
   const bad = [
     ['trailing byte', Uint8Array.from([...good, 0])],
     ['truncated', good.subarray(0, good.length - 1)],
@@ -518,7 +506,7 @@ test('parseCertificate: refuses malformed certificates', () => {
 });
 
 test('loadCertBundle: CERTIFICATE blocks only, at least one', () => {
-  const der = makeCert({ subjectCN: 'CA', subjectKey: ecKey(), ca: true });
+  const der = makeCert({ cn: 'CA', key: newKey(), ca: true });
   assert.equal(loadCertBundle(pemOf(der) + pemOf(der)).length, 2);
   const cases: [string, string][] = [
     ['empty', ''],
@@ -531,14 +519,14 @@ test('loadCertBundle: CERTIFICATE blocks only, at least one', () => {
 });
 
 test('chainProblem: Go chain-building rules', () => {
-  const rootKey = ecKey();
-  const intKey = ecKey();
-  const leafKey = ecKey();
+  const rootKey = newKey();
+  const intKey = newKey();
+  const leafKey = newKey();
   const root = (o: Partial<Parameters<typeof makeCert>[0]> = {}) =>
     x509(
       makeCert({
-        subjectCN: 'Root CA',
-        subjectKey: rootKey,
+        cn: 'Root CA',
+        key: rootKey,
         ca: true,
         keyUsage: KU.certSign,
         ...o,
@@ -547,8 +535,8 @@ test('chainProblem: Go chain-building rules', () => {
   const inter = (o: Partial<Parameters<typeof makeCert>[0]> = {}) =>
     x509(
       makeCert({
-        subjectCN: 'Int CA',
-        subjectKey: intKey,
+        cn: 'Int CA',
+        key: intKey,
         issuer: { cn: 'Root CA', key: rootKey },
         ca: true,
         keyUsage: KU.certSign,
@@ -558,8 +546,8 @@ test('chainProblem: Go chain-building rules', () => {
   const leaf = (o: Partial<Parameters<typeof makeCert>[0]> = {}) =>
     x509(
       makeCert({
-        subjectCN: GUN,
-        subjectKey: leafKey,
+        cn: GUN,
+        key: leafKey,
         issuer: { cn: 'Int CA', key: intKey },
         ca: false,
         eku: [EKU.serverAuth],
@@ -569,8 +557,8 @@ test('chainProblem: Go chain-building rules', () => {
   const direct = (o: Partial<Parameters<typeof makeCert>[0]> = {}) =>
     x509(
       makeCert({
-        subjectCN: GUN,
-        subjectKey: leafKey,
+        cn: GUN,
+        key: leafKey,
         issuer: { cn: 'Root CA', key: rootKey },
         ca: false,
         ...o,
@@ -596,7 +584,7 @@ test('chainProblem: Go chain-building rules', () => {
       'wrong root',
       leaf(),
       [inter()],
-      [x509(makeCert({ subjectCN: 'Root CA', subjectKey: ecKey(), ca: true }))],
+      [x509(makeCert({ cn: 'Root CA', key: newKey(), ca: true }))],
       /does not verify/,
     ],
     ['root without CA flag', direct(), [], [root({ ca: false })], /may not sign/],

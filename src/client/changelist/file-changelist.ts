@@ -23,6 +23,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { fsyncDir } from '../../keyring/atomic-file.js';
 import { dirname, join } from 'node:path';
 import { TrustdeskError } from '../../tuf/errors.js';
 import { decodeChange, encodeChange, type Change } from './change.js';
@@ -59,15 +60,6 @@ export interface FileChangelistOptions {
 
 function defaultNowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 function ioError(what: string, e: unknown): TrustdeskError {

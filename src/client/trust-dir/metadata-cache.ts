@@ -11,12 +11,12 @@
 //   - reads are capped (a planted huge file is refused with ERR_TOO_LARGE, not read).
 
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { TrustdeskError } from '../../tuf/errors.js';
 import { type AnySigned } from '../../tuf/metadata.js';
 import { isValidRole } from '../../tuf/roles.js';
 import { type Verified } from '../../tuf/verify.js';
-import { atomicWriteFile, fsyncDir } from './atomic-write.js';
+import { atomicWrite, ensurePrivateDir, fsyncDir } from '../../keyring/atomic-file.js';
 import { checkGun } from './gun.js';
 
 /** Go's cap for files of unknown size (root); no cached file may be larger. */
@@ -106,7 +106,8 @@ export class MetadataCache {
   async write(v: Verified<AnySigned>): Promise<void> {
     const path = this.pathOf(v.role);
     try {
-      await atomicWriteFile(path, v.raw);
+      await ensurePrivateDir(dirname(path));
+      await atomicWrite(path, v.raw, 'replace');
     } catch (e) {
       throw new TrustdeskError('ERR_IO', `cannot write ${path}: ${(e as Error).message}`, {
         cause: e,
