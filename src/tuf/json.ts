@@ -253,7 +253,12 @@ class Parser {
       // A "__proto__" key must be an ordinary own property, never a prototype; plain assignment
       // for the rest keeps V8's fast object shapes.
       if (key === '__proto__') {
-        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, key, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } else out[key] = v;
       this.ws();
       const c = this.s.charCodeAt(this.i);
