@@ -82,10 +82,11 @@ async function startOurs(pki: TestPki, storage: Record<string, unknown>): Promis
 }
 
 async function startGo(pki: TestPki, storage: Record<string, unknown>): Promise<Target> {
-  process.env[`NOTARY_SIGNER_${ALIAS.toUpperCase()}`] = PASSPHRASE;
   const go = await GoSigner.start({
     pki,
     storage: storage.backend === 'memory' ? storage : { ...storage, default_alias: ALIAS },
+    alias: ALIAS,
+    passphrase: PASSPHRASE,
   });
   return { name: 'Go notary-signer', port: go.port, stop: () => go.stop() };
 }

@@ -20,11 +20,6 @@
 // Every RPC is logged (method, key ID, GUN, role, caller CN, status, ms) and counted.
 
 import * as grpc from '@grpc/grpc-js';
-import { TrustdeskError } from '../src/tuf/errors.js';
-import { signatureMethodFor, type PublicKey } from '../src/tuf/keys.js';
-import { type KeyService } from './key-service.js';
-import { type Logger } from './log.js';
-import { type SignerMetrics } from './metrics.js';
 import {
   HEALTH_SERVICES,
   signerServices,
@@ -35,9 +30,15 @@ import {
   type KeyIdMsg,
   type KeyInfoMsg,
   type PublicKeyMsg,
+  type Received,
   type SignatureMsg,
   type SignatureRequestMsg,
-} from './rpc.js';
+} from '../src/rpc/signer-api.js';
+import { TrustdeskError } from '../src/tuf/errors.js';
+import { signatureMethodFor, type PublicKey } from '../src/tuf/keys.js';
+import { type KeyService } from './key-service.js';
+import { type Logger } from './log.js';
+import { type SignerMetrics } from './metrics.js';
 import { MAX_FIELD_LENGTH } from './store/types.js';
 
 export interface ServiceDeps {
@@ -61,6 +62,9 @@ class RpcError extends Error {
     super(message);
   }
 }
+
+/** Go's health service names, plus "" — the server as a whole, which grpc-go always answers. */
+const SERVED_HEALTH = new Set<string>(['', ...Object.values(HEALTH_SERVICES)]);
 
 function keyInfo(publicKey: PublicKey): KeyInfoMsg {
   return { keyID: { ID: publicKey.id }, algorithm: { algorithm: publicKey.keytype } };
@@ -132,7 +136,7 @@ export function registerSignerServices(server: grpc.Server, deps: ServiceDeps): 
   }
 
   server.addService(services.KeyManagement, {
-    CreateKey: unary<CreateKeyRequestMsg, PublicKeyMsg>(
+    CreateKey: unary<Received<CreateKeyRequestMsg>, PublicKeyMsg>(
       'CreateKey',
       () => 'Key creation failed',
       async (req, fields) => {
@@ -155,7 +159,7 @@ export function registerSignerServices(server: grpc.Server, deps: ServiceDeps): 
         return { keyInfo: keyInfo(made.publicKey), publicKey: made.publicKey.publicBytes };
       },
     ),
-    DeleteKey: unary<KeyIdMsg, Record<string, never>>(
+    DeleteKey: unary<Received<KeyIdMsg>, Record<string, never>>(
       'DeleteKey',
       (req) => `Key deletion for KeyID ${req.ID} failed`,
       async (req, fields) => {
@@ -164,7 +168,7 @@ export function registerSignerServices(server: grpc.Server, deps: ServiceDeps): 
         return {};
       },
     ),
-    GetKeyInfo: unary<KeyIdMsg, GetKeyInfoResponseMsg>(
+    GetKeyInfo: unary<Received<KeyIdMsg>, GetKeyInfoResponseMsg>(
       'GetKeyInfo',
       () => 'key lookup failed',
       async (req, fields) => {
@@ -187,7 +191,7 @@ export function registerSignerServices(server: grpc.Server, deps: ServiceDeps): 
   });
 
   server.addService(services.Signer, {
-    Sign: unary<SignatureRequestMsg, SignatureMsg>(
+    Sign: unary<Received<SignatureRequestMsg>, SignatureMsg>(
       'Sign',
       (req) => `Signing failed for KeyID ${req.keyID?.ID ?? ''}`,
       async (req, fields) => {
@@ -213,12 +217,12 @@ export function registerSignerServices(server: grpc.Server, deps: ServiceDeps): 
 
   const healthTimeoutMs = deps.healthTimeoutMs ?? 2_000;
   server.addService(services.Health, {
-    Check: unary<HealthCheckRequestMsg, HealthCheckResponseMsg>(
+    Check: unary<Received<HealthCheckRequestMsg>, HealthCheckResponseMsg>(
       'HealthCheck',
       () => 'health check failed',
       async (req, fields) => {
         fields.service = req.service;
-        if (!(HEALTH_SERVICES as readonly string[]).includes(req.service))
+        if (!SERVED_HEALTH.has(req.service))
           throw new RpcError(grpc.status.NOT_FOUND, 'unknown service');
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {

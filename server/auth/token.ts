@@ -8,7 +8,8 @@
 //   2. the token is a JWS compact serialisation whose header names an allowed algorithm
 //      (ES256, ES384, RS256, PS256, EdDSA; never `none` or HS*);
 //   3. the signing key comes from, in Go's order of preference: `x5c` (leaf signs; the chain
-//      must verify up to the root bundle, see cert-chain.ts), `jwk` (with its own x5c chain
+//      must verify up to the root bundle: src/tuf/x509.ts verifyChain with any extended key
+//      usage, as distribution's Verify with ExtKeyUsageAny), `jwk` (with its own x5c chain
 //      whose leaf is that key, or equal to a root-bundle certificate's key), `kid` (the
 //      libtrust key ID of a root-bundle certificate's key);
 //   4. the signature verifies (jose, only the header's algorithm, which must fit the key);
@@ -27,8 +28,8 @@ import { compactVerify, decodeProtectedHeader, type JWK } from 'jose';
 import { TrustdeskError } from '../../src/tuf/errors.js';
 import { fromBase64 } from '../../src/tuf/encoding.js';
 import { decodePemBlocks } from '../../src/tuf/pem.js';
+import { verifyChain } from '../../src/tuf/x509.js';
 import { isGranted, type Access } from './access.js';
-import { verifyX5cChain } from './cert-chain.js';
 import {
   UNAUTHORIZED_CONTENT_TYPE,
   challengeHeader,
@@ -312,10 +313,15 @@ export class TokenAuth {
         invalid(`x5c[${i}] is not a certificate`);
       }
     });
-    const chain = verifyX5cChain(certs, this.roots, now);
-    if (!chain.ok) invalid(chain.problem);
+    const chain = verifyChain(certs, {
+      anchors: this.roots,
+      nowMs: now,
+      usage: 'any',
+      anchorName: 'the root bundle',
+    });
+    if (!chain.ok) invalid(`x5c chain does not verify: ${chain.problem}`);
     return {
-      key: chain.leaf.publicKey,
+      key: (certs[0] as X509Certificate).publicKey,
       validFromMs: chain.notBeforeMs,
       validUntilMs: chain.notAfterMs,
     };

@@ -24,7 +24,13 @@ import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { TrustdeskError, type ErrorCode } from '../../src/tuf/errors.js';
 import { PublicKey, signatureMethodFor, type Signer } from '../../src/tuf/keys.js';
-import { HEALTH_SERVICES, signerMethods, type KeyInfoMsg, type Method } from './signer-rpc.js';
+import {
+  HEALTH_SERVICES,
+  signerMethods,
+  type KeyInfoMsg,
+  type Method,
+  type Received,
+} from '../../src/rpc/signer-api.js';
 import type { KeyAlgorithm, TrustService } from './types.js';
 
 export interface RemoteTrustConfig {
@@ -62,7 +68,11 @@ function goCodeName(code: grpc.status): string {
 
 const UNREACHABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
 
-function keyFromInfo(info: KeyInfoMsg | null, publicKey: Buffer, what: string): PublicKey {
+function keyFromInfo(
+  info: Received<KeyInfoMsg> | null,
+  publicKey: Buffer,
+  what: string,
+): PublicKey {
   const keytype = info?.algorithm?.algorithm;
   if (!keytype || publicKey.length === 0) {
     throw new SignerError(

@@ -1,6 +1,6 @@
 // Root certificates (notary-protocol §3.4): creating them as Go Notary does, reading their
 // fields, the rules a root key's certificate bundle must satisfy, and Go-style chain building
-// for CA trust pinning.
+// (verifyChain: CA trust pinning, token x5c chains, mutual-TLS client chains; rules at the end).
 //
 // Creation (Go tuf/utils/x509.go NewCertificate + crypto/x509 CreateCertificate): self-signed v3,
 // Subject = Issuer = CN=<gun> only (PrintableString when the GUN fits it, else UTF8String),
@@ -69,6 +69,7 @@ export const OID = {
   extKeyUsage: '2.5.29.37',
   anyExtendedKeyUsage: '2.5.29.37.0',
   serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
   codeSigning: '1.3.6.1.5.5.7.3.3',
 } as const;
 
@@ -595,33 +596,75 @@ export function loadCertBundle(pemText: string): X509Certificate[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Chain building for CA trust pinning (Go crypto/x509 Certificate.Verify with default options)
-//
-//   - every certificate in the chain must be valid at `now` (NotBefore ≤ now ≤ NotAfter);
-//   - a parent is found by issuer == subject (raw DER) among the intermediates and the roots,
-//     never twice in one chain; it must be allowed to sign certificates (Go CheckSignatureFrom:
-//     a v3 parent needs BasicConstraints CA:TRUE; a KeyUsage, when present, needs keyCertSign)
-//     and its signature over the child must verify with a non-SHA-1 algorithm;
-//   - intermediates must be CAs; a parent's pathLenConstraint limits the intermediates below it;
-//   - unknown critical extensions (and name constraints, which we do not evaluate) fail;
-//   - a leaf that is itself one of the roots is a chain of one;
-//   - key usage: every certificate in the chain that has an EKU must allow serverAuth (or any,
-//     or a server-gated-crypto usage) — Go's default; so codeSigning-only leaves fail.
+// Chain building (Go crypto/x509 Certificate.Verify), for CA trust pinning (serverAuth), token
+// x5c chains (any usage) and mutual-TLS client chains (clientAuth). verifyChain(presented, …)
+// with presented = [leaf, …an unordered pool of intermediates], in order:
+//   1. there is a leaf, and every certificate (presented and anchors) parses;
+//   2. with refuseCaLeaf: the leaf is not a CA (a CA-capable client certificate could mint more);
+//   3. every certificate in the chain is valid at `nowMs` (NotBefore ≤ now ≤ NotAfter) and has
+//      no critical extension we do not handle (name constraints are not evaluated, so they fail);
+//   4. a chain ends at the first anchor it reaches; a leaf that is itself an anchor is a chain of
+//      one. Anchors need not be self-signed: an intermediate (or a leaf) anchors a partial chain,
+//      as Go accepts when a configured "CA" file holds one;
+//   5. a parent has the child's issuer as its subject (raw DER), is tried from the anchors first,
+//      then the pool, never twice in one chain (at most MAX_CHAIN_DEPTH below an anchor); it
+//      must be allowed to sign certificates (Go CheckSignatureFrom: a v3 parent needs
+//      BasicConstraints CA:TRUE; a KeyUsage, when present, needs keyCertSign) and its signature
+//      over the child must verify with a non-SHA-1 algorithm;
+//   6. intermediates (parents that are not anchors) must be CAs; a parent's pathLenConstraint
+//      limits the intermediates below it;
+//   7. extended key usage: in at least one chain, every certificate that has an ExtKeyUsage must
+//      allow the required usage or `any` (serverAuth also takes the server-gated-crypto usages);
+//      'any' checks nothing.
 
 const MAX_CHAIN_DEPTH = 8;
 
-function unhandledCritical(f: ParsedCertificate): string | undefined {
-  for (const [id, e] of f.extensions) if (e.critical && !HANDLED_EXTENSIONS.has(id)) return id;
-  return undefined;
+/** The extended key usage a chain must allow; 'any' = not checked (Go ExtKeyUsageAny). */
+export type RequiredKeyUsage = 'serverAuth' | 'clientAuth' | 'any';
+
+const USAGE_TEXT: Record<RequiredKeyUsage, string> = {
+  serverAuth: 'server authentication',
+  clientAuth: 'client authentication',
+  any: 'any usage',
+};
+
+export interface VerifyChainOptions {
+  /** Where a chain may end (roots, or for partial chains an intermediate or the leaf itself). */
+  anchors: readonly X509Certificate[];
+  nowMs: number;
+  usage: RequiredKeyUsage;
+  /** Refuse a leaf that is a CA certificate (client certificates). */
+  refuseCaLeaf?: boolean;
+  /** How messages name the anchors; defaults to 'a trust anchor'. */
+  anchorName?: string;
 }
 
-function timeProblem(c: X509Certificate, nowMs: number): string | undefined {
+export type ChainResult =
+  | {
+      ok: true;
+      /** Leaf first, anchor last. */
+      chain: X509Certificate[];
+      /** The window in which every certificate of `chain` is valid (for caching the verdict). */
+      notBeforeMs: number;
+      notAfterMs: number;
+    }
+  | { ok: false; problem: string };
+
+function cnOf(c: X509Certificate): string {
+  return JSON.stringify(certificateFields(c).subjectCN);
+}
+
+/** Rule 3 for one certificate. */
+function usableProblem(c: X509Certificate, nowMs: number): string | undefined {
   const f = certificateFields(c);
-  if (nowMs < f.notBeforeMs || nowMs > f.notAfterMs)
-    return `certificate ${JSON.stringify(f.subjectCN)} is not valid at ${new Date(nowMs).toISOString()}`;
-  const crit = unhandledCritical(f);
-  if (crit)
-    return `certificate ${JSON.stringify(f.subjectCN)} has an unhandled critical extension ${crit}`;
+  if (nowMs < f.notBeforeMs || nowMs > f.notAfterMs) {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return `certificate ${cnOf(c)} is not valid now: not valid at ${iso(nowMs)}, only from ${iso(f.notBeforeMs)} to ${iso(f.notAfterMs)}`;
+  }
+  for (const [id, e] of f.extensions) {
+    if (e.critical && !HANDLED_EXTENSIONS.has(id))
+      return `certificate ${cnOf(c)} has an unhandled critical extension ${id}`;
+  }
   return undefined;
 }
 
@@ -640,21 +683,100 @@ function signedBy(child: X509Certificate, parent: X509Certificate): boolean {
   }
 }
 
-function ekuAllowsServerAuth(chain: readonly X509Certificate[]): boolean {
+function allowsUsage(chain: readonly X509Certificate[], usage: RequiredKeyUsage): boolean {
+  if (usage === 'any') return true;
   return chain.every((c) => {
     const eku = certificateFields(c).extKeyUsage;
-    return (
-      eku.length === 0 ||
-      eku.includes(OID.anyExtendedKeyUsage) ||
-      eku.includes(OID.serverAuth) ||
-      eku.some((u) => SGC_USAGES.has(u))
-    );
+    if (eku.length === 0 || eku.includes(OID.anyExtendedKeyUsage)) return true;
+    if (usage === 'clientAuth') return eku.includes(OID.clientAuth);
+    return eku.includes(OID.serverAuth) || eku.some((u) => SGC_USAGES.has(u));
   });
 }
 
+/** Verifies that presented[0] chains to one of `opts.anchors` (rules above); never throws. */
+export function verifyChain(
+  presented: readonly X509Certificate[],
+  opts: VerifyChainOptions,
+): ChainResult {
+  const fail = (problem: string): ChainResult => ({ ok: false, problem });
+  const leaf = presented[0];
+  if (leaf === undefined) return fail('no certificate was presented');
+  const pool = presented.slice(1);
+  try {
+    certificateFields(leaf);
+    if (opts.refuseCaLeaf && certificateFields(leaf).isCA)
+      return fail(`certificate ${cnOf(leaf)} is a CA certificate; the leaf must not be a CA`);
+    for (const c of [...pool, ...opts.anchors]) certificateFields(c);
+  } catch (e) {
+    return fail(errorText(e));
+  }
+  const leafProblem = usableProblem(leaf, opts.nowMs);
+  if (leafProblem) return fail(leafProblem);
+
+  const same = (a: X509Certificate, b: X509Certificate) => bytesEqual(a.raw, b.raw);
+  const candidates: [X509Certificate, boolean][] = [
+    ...opts.anchors.map((a): [X509Certificate, boolean] => [a, true]),
+    ...pool.map((c): [X509Certificate, boolean] => [c, false]),
+  ];
+  let last = `no certificate at hand issued ${cnOf(leaf)}`;
+  let chained = false;
+  const complete = (chain: X509Certificate[]): X509Certificate[] | undefined => {
+    chained = true;
+    return allowsUsage(chain, opts.usage) ? chain : undefined;
+  };
+
+  const extend = (chain: X509Certificate[]): X509Certificate[] | undefined => {
+    if (chain.length > MAX_CHAIN_DEPTH) return undefined;
+    const child = chain[chain.length - 1] as X509Certificate;
+    const issuer = certificateFields(child).issuerRaw;
+    for (const [parent, isAnchor] of candidates) {
+      const p = certificateFields(parent);
+      if (!bytesEqual(p.subjectRaw, issuer) || chain.some((c) => same(c, parent))) continue;
+      if (!signedBy(child, parent)) {
+        last = `certificate ${cnOf(parent)} may not sign, or its signature over ${cnOf(child)} does not verify`;
+        continue;
+      }
+      const problem = usableProblem(parent, opts.nowMs);
+      if (problem) {
+        last = problem;
+        continue;
+      }
+      if (!isAnchor && !(p.basicConstraintsValid && p.isCA)) {
+        last = `intermediate ${cnOf(parent)} is not a CA`;
+        continue;
+      }
+      if (p.basicConstraintsValid && p.maxPathLen >= 0 && chain.length - 1 > p.maxPathLen) {
+        last = `certificate ${cnOf(parent)} allows only ${p.maxPathLen} intermediates`;
+        continue;
+      }
+      const found = isAnchor ? complete([...chain, parent]) : extend([...chain, parent]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+
+  const chain = opts.anchors.some((a) => same(a, leaf)) ? complete([leaf]) : extend([leaf]);
+  if (!chain) {
+    if (chained) {
+      return fail(
+        `no chain of ${cnOf(leaf)} allows ${opts.usage} (${USAGE_TEXT[opts.usage]}): a certificate in it has an ExtKeyUsage without it`,
+      );
+    }
+    return fail(`no valid chain to ${opts.anchorName ?? 'a trust anchor'}: ${last}`);
+  }
+  const fields = chain.map((c) => certificateFields(c));
+  return {
+    ok: true,
+    chain,
+    notBeforeMs: Math.max(...fields.map((f) => f.notBeforeMs)),
+    notAfterMs: Math.min(...fields.map((f) => f.notAfterMs)),
+  };
+}
+
 /**
- * Verifies that `leaf` chains to one of `roots` through `intermediates` at `nowMs`, with Go's
- * default rules (see above). Returns undefined on success, else the reason.
+ * CA trust pinning: `leaf` must chain to one of `roots` through `intermediates` at `nowMs` and
+ * allow serverAuth (or carry no EKU), as Go's default Verify options require. Returns undefined
+ * on success, else the reason.
  */
 export function chainProblem(
   leaf: X509Certificate,
@@ -662,50 +784,11 @@ export function chainProblem(
   roots: readonly X509Certificate[],
   nowMs: number,
 ): string | undefined {
-  const leafProblem = timeProblem(leaf, nowMs);
-  if (leafProblem) return leafProblem;
-  const sameCert = (a: X509Certificate, b: X509Certificate) => bytesEqual(a.raw, b.raw);
-  const chains: X509Certificate[][] = [];
-  let lastProblem = 'no certificate in the pool issued it';
-
-  const extend = (chain: X509Certificate[]): void => {
-    if (chain.length > MAX_CHAIN_DEPTH) return;
-    const child = chain[chain.length - 1] as X509Certificate;
-    const issuer = certificateFields(child).issuerRaw;
-    const candidates: [X509Certificate, boolean][] = [
-      ...roots.map((r): [X509Certificate, boolean] => [r, true]),
-      ...intermediates.map((i): [X509Certificate, boolean] => [i, false]),
-    ];
-    for (const [parent, isRoot] of candidates) {
-      const p = certificateFields(parent);
-      if (!bytesEqual(p.subjectRaw, issuer) || chain.some((c) => sameCert(c, parent))) continue;
-      if (!signedBy(child, parent)) {
-        lastProblem = `certificate ${JSON.stringify(p.subjectCN)} may not sign, or its signature over ${JSON.stringify(certificateFields(child).subjectCN)} does not verify`;
-        continue;
-      }
-      const tp = timeProblem(parent, nowMs);
-      if (tp) {
-        lastProblem = tp;
-        continue;
-      }
-      if (!isRoot && !(p.basicConstraintsValid && p.isCA)) {
-        lastProblem = `intermediate ${JSON.stringify(p.subjectCN)} is not a CA`;
-        continue;
-      }
-      if (p.basicConstraintsValid && p.maxPathLen >= 0 && chain.length - 1 > p.maxPathLen) {
-        lastProblem = `certificate ${JSON.stringify(p.subjectCN)} allows only ${p.maxPathLen} intermediates`;
-        continue;
-      }
-      if (isRoot) chains.push([...chain, parent]);
-      else extend([...chain, parent]);
-    }
-  };
-
-  if (roots.some((r) => sameCert(r, leaf))) chains.push([leaf]);
-  else extend([leaf]);
-  if (chains.length === 0) return `no valid chain to a pinned CA: ${lastProblem}`;
-  if (!chains.some(ekuAllowsServerAuth)) {
-    return 'the certificate chain does not allow the serverAuth extended key usage (Go requires it, or no EKU, for CA pinning)';
-  }
-  return undefined;
+  const r = verifyChain([leaf, ...intermediates], {
+    anchors: roots,
+    nowMs,
+    usage: 'serverAuth',
+    anchorName: 'a pinned CA',
+  });
+  return r.ok ? undefined : r.problem;
 }

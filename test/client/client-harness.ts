@@ -7,8 +7,7 @@
 //   - a Repository on a trust dir bound to one server;
 //   - runTd: the CLI in-process (runCli) with captured stdout/stderr and a stdin.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -24,9 +23,8 @@ import type { Prompter } from '../../src/keyring/types.js';
 import { runCli } from '../../src/app/main.js';
 import type { Io } from '../../src/app/context.js';
 import { localTrust, testConfig } from '../server/http-support.js';
-import { freePort } from '../support/free-port.js';
 import { GoSigner, hasGoSigner } from '../support/go-signer.js';
-import { NOTARY_SERVER_BIN, hasGoNotary, startNotaryServer } from '../support/go-notary.js';
+import { hasGoNotary, startNotaryServer } from '../support/go-notary.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 
 /** Passphrases as a notary script sets them (both naming schemes are accepted). */
@@ -81,64 +79,37 @@ export function hasGoServerAndSigner(): boolean {
   return hasGoNotary() && hasGoSigner();
 }
 
-function waitExit(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-}
-
 /** Go notary-server whose trust service is Go notary-signer (remote, mutual TLS). */
 export async function startGoServerWithSigner(): Promise<TestServer & { log(): string }> {
-  if (!NOTARY_SERVER_BIN) throw new Error('notary-server is not installed');
   const pki: TestPki = createTestPki();
   const signer = await GoSigner.start({ pki });
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const config = join(pki.dir, 'notary-server.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      server: { http_addr: `127.0.0.1:${port}` },
-      trust_service: {
-        type: 'remote',
-        hostname: 'localhost',
-        port: String(signer.port),
-        tls_ca_file: pki.ca.certFile,
-        tls_client_cert: pki.client.certFile,
-        tls_client_key: pki.client.keyFile,
-        key_algorithm: 'ecdsa',
-      },
-      storage: { backend: 'memory' },
-      logging: { level: 'error' },
-    }),
-  );
-  const child = spawn(NOTARY_SERVER_BIN, ['-config', config], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stdout.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await waitExit(child);
+  const stopSigner = async () => {
     await signer.stop();
     pki.dispose();
   };
-  const deadline = Date.now() + 20_000;
-  while (child.exitCode === null && Date.now() < deadline) {
-    try {
-      const res = await fetch(`${url}/_notary_server/health`);
-      await res.arrayBuffer();
-      if (res.status === 200)
-        return { url, kind: 'Go notary-server + notary-signer', stop, log: () => log };
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await stop();
-  throw new Error(`notary-server (remote signer) did not become healthy:\n${log}\n${signer.log}`);
+  const server = await startNotaryServer({
+    trustService: {
+      type: 'remote',
+      hostname: 'localhost',
+      port: signer.port,
+      caFile: pki.ca.certFile,
+      clientCertFile: pki.client.certFile,
+      clientKeyFile: pki.client.keyFile,
+      keyAlgorithm: 'ecdsa',
+    },
+  }).catch(async (e: unknown) => {
+    await stopSigner();
+    throw new Error(`${String(e)}\n${signer.log}`, { cause: e });
+  });
+  return {
+    url: server.url,
+    kind: 'Go notary-server + notary-signer',
+    log: () => server.log(),
+    stop: async () => {
+      await server.stop();
+      await stopSigner();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // verification against a root bundle (x5c / jwk / kid), the token issuer and its users file,
 // and the real Go notary CLI completing the token flow against a stand-in server.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -37,6 +37,7 @@ import {
   type UsersDb,
 } from '../../server/auth/users.js';
 import { TrustdeskError } from '../../src/tuf/errors.js';
+import { NOTARY_SERVER_BIN, startNotaryServer } from '../support/go-notary.js';
 import { findExecutable, requireService } from '../support/services.js';
 import { KU, issueCert, newKey, type CertSpec, type TestCert } from '../support/certs.js';
 
@@ -1100,14 +1101,6 @@ describe('Go notary CLI token flow', () => {
 // ---------------------------------------------------------------------------------------------
 // Go notary-server as the reference: its 401s must equal ours, and it must accept our tokens.
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 /** Sorts the actions inside scope="…" (Go prints them in map order). */
 const normaliseScope = (h: string | null) =>
   (h ?? '').replace(/scope="([^"]*)"/, (_m, scope: string) => {
@@ -1124,8 +1117,7 @@ const normaliseScope = (h: string | null) =>
 
 describe('Go notary-server agrees', () => {
   test('same 401 challenges and bodies per route; accepts issuer tokens', async (t) => {
-    const goServer = findExecutable('notary-server');
-    if (!requireService(t, goServer !== undefined, 'Go notary-server')) return;
+    if (!requireService(t, NOTARY_SERVER_BIN !== undefined, 'Go notary-server')) return;
     // Go checks certificates and tokens against the real clock.
     const now = Date.now();
     const window = { notBeforeMs: now - DAY, notAfterMs: now + DAY };
@@ -1150,36 +1142,15 @@ describe('Go notary-server agrees', () => {
     const issuerSrv = await listen(issuer.handler);
     const realm = `${issuerSrv.url}/auth/token`;
     const dir = mkdtempSync(join(tmpdir(), 'td-goauth-'));
-    const port = await freePort();
     writeFileSync(join(dir, 'ca.pem'), caCert.pem);
-    writeFileSync(
-      join(dir, 'server.json'),
-      JSON.stringify({
-        server: { http_addr: `127.0.0.1:${port}` },
-        trust_service: { type: 'local', key_algorithm: 'ecdsa' },
-        storage: { backend: 'memory' },
-        logging: { level: 'error' },
-        auth: {
-          type: 'token',
-          options: { realm, service: SERVICE, issuer: ISSUER, rootcertbundle: join(dir, 'ca.pem') },
-        },
-      }),
-    );
-    const child = spawn(goServer as string, ['-config', join(dir, 'server.json')], {
-      stdio: 'ignore',
-    });
-    const base = `http://127.0.0.1:${port}`;
+    const goServer = await startNotaryServer({
+      auth: {
+        type: 'token',
+        options: { realm, service: SERVICE, issuer: ISSUER, rootcertbundle: join(dir, 'ca.pem') },
+      },
+    }).catch((e: unknown) => assert.fail(`Go notary-server did not come up: ${String(e)}`));
+    const base = goServer.url;
     try {
-      let up = false;
-      for (let i = 0; i < 200 && !up; i++) {
-        up = await fetch(`${base}/_notary_server/health`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (!up) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.ok(up, 'Go notary-server did not come up');
-
       const ours = new TokenAuth({
         realm,
         service: SERVICE,
@@ -1235,7 +1206,7 @@ describe('Go notary-server agrees', () => {
       const verdict = await ours.authorize(`Bearer ${bobPull}`, requiredAccess('GetRole', GUN));
       assert.equal(verdict.ok, true);
     } finally {
-      child.kill();
+      await goServer.stop();
       await issuerSrv.close();
       rmSync(dir, { recursive: true, force: true });
     }

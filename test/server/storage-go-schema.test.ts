@@ -6,15 +6,13 @@
 // DELETE leaves the changefeed record we expect.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openMetaStore } from '../../server/storage/open.js';
-import { freePort } from '../support/free-port.js';
-import { GoNotaryCli, hasGoNotary, NOTARY_SERVER_BIN } from '../support/go-notary.js';
+import { GoNotaryCli, hasGoNotary, startNotaryServer } from '../support/go-notary.js';
 import { mariadbAvailable, startMariaDb } from '../support/mariadb.js';
 import { postgresAvailable, startPostgres } from '../support/postgres.js';
 import { requireService } from '../support/services.js';
@@ -22,46 +20,18 @@ import { requireService } from '../support/services.js';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 async function withGoServer(
-  backend: string,
+  backend: 'postgres' | 'mysql',
   dbUrl: string,
   fn: (url: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'trustdesk-go-schema-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const config = join(dir, 'server.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      server: { http_addr: `127.0.0.1:${port}` },
-      trust_service: { type: 'local' },
-      storage: { backend, db_url: dbUrl },
-      logging: { level: 'error' },
-    }),
+  // Up when healthy: its health check reads our tuf_files table.
+  const server = await startNotaryServer({ storage: { backend, dbUrl } }).catch((e: unknown) =>
+    assert.fail(`Go notary-server did not become healthy on our schema: ${String(e)}`),
   );
-  const child = spawn(NOTARY_SERVER_BIN!, ['-config', config], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stdout.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
-    // Up when healthy (its health check reads our tuf_files table); bounded wait.
-    let up = false;
-    for (let i = 0; i < 400 && !up && child.exitCode === null; i++) {
-      up = await fetch(`${url}/_notary_server/health`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (!up) await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(up, `Go notary-server did not become healthy on our schema:\n${log}`);
-    await fn(url);
+    await fn(server.url);
   } finally {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-    await rm(dir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

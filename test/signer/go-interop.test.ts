@@ -18,13 +18,18 @@ import { openPrivate } from '../../signer/jwe.js';
 import { keyFromGoPrivateBytes } from '../../signer/key-material.js';
 import { PostgresKeyStore } from '../../signer/store/postgres.js';
 import { hasGoCliScenarioTools, runGoCliScenario } from '../support/go-cli-scenario.js';
-import { GoNotaryCli, hasGoNotary, tempDir } from '../support/go-notary.js';
+import {
+  GoNotaryCli,
+  hasGoNotary,
+  startNotaryServer,
+  tempDir,
+  type GoTrustService,
+} from '../support/go-notary.js';
 import { GoSigner, hasGoSigner } from '../support/go-signer.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../support/postgres.js';
 import { requireService } from '../support/services.js';
 import { startTrustdeskServer } from '../support/trustdesk-server.js';
-import { startGoServerWithSigner } from './go-server-remote.js';
 import { SignerClient, startTestSigner, testConfig, type TestSigner } from './support.js';
 
 const ALIAS = 'interop';
@@ -44,14 +49,15 @@ after(async () => {
   pki.dispose();
 });
 
-function remoteTrustFor(signer: TestSigner) {
+function remoteTrustFor(signer: TestSigner): GoTrustService {
   return {
+    type: 'remote',
     hostname: '127.0.0.1',
     port: signer.port,
     caFile: pki.ca.certFile,
     clientCertFile: pki.client.certFile,
     clientKeyFile: pki.client.keyFile,
-    keyAlgorithm: 'ecdsa' as const,
+    keyAlgorithm: 'ecdsa',
   };
 }
 
@@ -76,7 +82,10 @@ test('Go notary-server + Go notary CLI with trustdesk-signer holding the server 
     return;
   const dir = await tempDir('signer-go-server');
   const signer = await sqliteSigner(dir);
-  const server = await startGoServerWithSigner(remoteTrustFor(signer));
+  const server = await startNotaryServer({
+    trustService: remoteTrustFor(signer),
+    logLevel: 'info',
+  });
   try {
     const result = await runGoCliScenario({
       url: server.url,
@@ -167,11 +176,11 @@ test('Go notary-signer and trustdesk-signer share one PostgreSQL key DB', async 
   const url = await (pgCluster as PostgresCluster).createDatabase();
   // Our schema first: the Debian Go build ships no migrations (notary-protocol §9).
   await (await PostgresKeyStore.open({ connectionString: url })).close();
-  // GoSigner passes process.env on; storage.default_alias (config) beats its own alias env.
-  process.env.NOTARY_SIGNER_INTEROP = PASSPHRASE;
   const go = await GoSigner.start({
     pki,
     storage: { backend: 'postgres', db_url: url, default_alias: ALIAS },
+    alias: ALIAS,
+    passphrase: PASSPHRASE,
   });
   const ours = await startTestSigner(
     testConfig(
@@ -232,6 +241,5 @@ test('Go notary-signer and trustdesk-signer share one PostgreSQL key DB', async 
     ourClient.close();
     await go.stop();
     await ours.close(0);
-    delete process.env.NOTARY_SIGNER_INTEROP;
   }
 });

@@ -12,7 +12,7 @@ import {
   type GetKeyInfoResponseMsg,
   type PublicKeyMsg,
   type SignatureMsg,
-} from '../../signer/rpc.js';
+} from '../../src/rpc/signer-api.js';
 import { startSigner, type RunningSigner } from '../../signer/signer.js';
 
 export interface TlsFiles {

@@ -1,14 +1,15 @@
 // Driving the real Go Notary 0.7 binaries (Debian package `notary`) from tests: a notary-server
-// on loopback (local trust service, memory storage, plain HTTP), the notary CLI against it, and
-// the server's HTTP API (fetch metadata, get a role key, multipart upload as notary-protocol §4.2).
+// on loopback (plain HTTP; local or remote trust service; memory, PostgreSQL or MySQL storage;
+// optional token auth), the notary CLI against it, and the server's HTTP API (fetch metadata,
+// get a role key, multipart upload as notary-protocol §4.2).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseJson } from '../../src/tuf/json.js';
 import { PublicKey } from '../../src/tuf/keys.js';
+import { freePort } from './free-port.js';
 import { findExecutable } from './services.js';
 
 export const NOTARY_SERVER_BIN = findExecutable('notary-server');
@@ -33,20 +34,36 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `trustdesk-${prefix}-`));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+/** Go's `trust_service`: its own keys (local), or a notary-signer over mutual TLS (remote). */
+export type GoTrustService =
+  | { type: 'local' }
+  | {
+      type: 'remote';
+      hostname: string;
+      port: number;
+      caFile: string;
+      clientCertFile: string;
+      clientKeyFile: string;
+      keyAlgorithm: 'ecdsa' | 'ed25519';
+    };
+
+/** Go's `storage`; a SQL database must already hold the schema. */
+export type GoStorage = { backend: 'memory' } | { backend: 'postgres' | 'mysql'; dbUrl: string };
+
+export interface NotaryServerOptions {
+  /** Defaults to local. */
+  trustService?: GoTrustService;
+  /** Defaults to memory. */
+  storage?: GoStorage;
+  /** Go's `auth` section as is (e.g. token auth); none by default. */
+  auth?: Record<string, unknown>;
+  /** Go's `logging.level`; defaults to error. */
+  logLevel?: string;
 }
 
 export interface GoNotaryServer {
   url: string;
+  pid: number;
   /** Everything the server wrote, for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -69,9 +86,26 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-/** Starts Go notary-server on a free loopback port and waits until it reports healthy. */
-export async function startNotaryServer(): Promise<GoNotaryServer> {
+function trustSection(t: GoTrustService): Record<string, unknown> {
+  if (t.type === 'local') return { type: 'local' };
+  return {
+    type: 'remote',
+    hostname: t.hostname,
+    port: String(t.port),
+    tls_ca_file: t.caFile,
+    tls_client_cert: t.clientCertFile,
+    tls_client_key: t.clientKeyFile,
+    key_algorithm: t.keyAlgorithm,
+  };
+}
+
+/**
+ * Starts Go notary-server on a free loopback port and waits until it reports healthy (with a
+ * remote trust service that includes the signer's health, so the signer must be up).
+ */
+export async function startNotaryServer(opts: NotaryServerOptions = {}): Promise<GoNotaryServer> {
   if (!NOTARY_SERVER_BIN) throw new Error('notary-server is not installed');
+  const storage = opts.storage ?? { backend: 'memory' };
   const dir = await tempDir('notary-server');
   let lastLog = '';
   // A port can be taken between probing and binding; try a few.
@@ -83,9 +117,13 @@ export async function startNotaryServer(): Promise<GoNotaryServer> {
       config,
       JSON.stringify({
         server: { http_addr: `127.0.0.1:${port}` },
-        trust_service: { type: 'local' },
-        storage: { backend: 'memory' },
-        logging: { level: 'error' },
+        trust_service: trustSection(opts.trustService ?? { type: 'local' }),
+        storage:
+          storage.backend === 'memory'
+            ? storage
+            : { backend: storage.backend, db_url: storage.dbUrl },
+        logging: { level: opts.logLevel ?? 'error' },
+        ...(opts.auth ? { auth: opts.auth } : {}),
       }),
     );
     const child = spawn(NOTARY_SERVER_BIN, ['-config', config], {
@@ -101,12 +139,15 @@ export async function startNotaryServer(): Promise<GoNotaryServer> {
     };
     const deadline = Date.now() + STARTUP_LIMIT_MS;
     while (child.exitCode === null && Date.now() < deadline) {
-      if (await healthy(url)) return { url, log: () => log, stop };
+      if (await healthy(url)) return { url, pid: child.pid as number, log: () => log, stop };
       await new Promise((r) => setTimeout(r, 50));
     }
     lastLog = log;
-    if (child.exitCode === null) child.kill('SIGKILL');
+    const timedOut = child.exitCode === null;
+    if (timedOut) child.kill('SIGKILL');
     await exited(child);
+    // Only an early exit (the port was taken) is worth another port; a hang is not.
+    if (timedOut) break;
   }
   await rm(dir, { recursive: true, force: true });
   throw new Error(`notary-server did not become healthy:\n${lastLog}`);

@@ -1,7 +1,9 @@
 // Starts and stops the real Go `notary-signer` (Debian package `notary`) for integration tests.
 // The Debian build has no sqlite driver, so the default storage is `memory` (keys are lost on
 // restart; every CreateKey makes a new key). A SQL backend can be passed in `storage`; the
-// passphrase env Go then needs (NOTARY_SIGNER_DEFAULT_ALIAS + NOTARY_SIGNER_<ALIAS>) is always set.
+// passphrase env Go then needs (NOTARY_SIGNER_DEFAULT_ALIAS=<alias> + NOTARY_SIGNER_<ALIAS>=
+// <passphrase>) is always set, from `alias`/`passphrase` (a test alias and a random passphrase
+// by default) — pass the alias of a shared key DB and its passphrase to open its keys.
 //
 // `start()` resolves once the gRPC port accepts TCP connections (or rejects with the signer's
 // log if the process exits first); `stop()` sends SIGTERM to the process it started and waits for
@@ -10,8 +12,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 import { findExecutable } from './services.js';
 import type { TestPki } from './pki.js';
 
@@ -19,19 +22,6 @@ export const GO_SIGNER = 'notary-signer';
 
 export function hasGoSigner(): boolean {
   return findExecutable(GO_SIGNER) !== undefined;
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface GoSignerOptions {
@@ -44,6 +34,10 @@ export interface GoSignerOptions {
   clientCaFile?: string | null;
   /** The `storage` section; defaults to `{ backend: 'memory' }`. */
   storage?: Record<string, unknown>;
+  /** The default passphrase alias (NOTARY_SIGNER_DEFAULT_ALIAS); defaults to `trustdesktest`. */
+  alias?: string;
+  /** That alias's passphrase (NOTARY_SIGNER_<ALIAS>); defaults to a random one. */
+  passphrase?: string;
   /** How long to wait for the port, ms (default 20 s): a start-up bound, not a test timing. */
   startTimeoutMs?: number;
 }
@@ -51,6 +45,8 @@ export interface GoSignerOptions {
 export class GoSigner {
   readonly port: number;
   readonly configFile: string;
+  readonly alias: string;
+  readonly passphrase: string;
   /** Everything the current process wrote to stdout/stderr (for failure messages). */
   log = '';
   #proc: ChildProcess | undefined;
@@ -58,15 +54,16 @@ export class GoSigner {
   readonly #env: NodeJS.ProcessEnv;
   readonly #startTimeoutMs: number;
 
-  private constructor(port: number, configFile: string, startTimeoutMs: number) {
+  private constructor(port: number, configFile: string, opts: GoSignerOptions) {
     this.port = port;
     this.configFile = configFile;
-    this.#startTimeoutMs = startTimeoutMs;
-    const alias = 'trustdesktest';
+    this.#startTimeoutMs = opts.startTimeoutMs ?? 20_000;
+    this.alias = opts.alias ?? 'trustdesktest';
+    this.passphrase = opts.passphrase ?? randomBytes(18).toString('base64url');
     this.#env = {
       ...process.env,
-      NOTARY_SIGNER_DEFAULT_ALIAS: alias,
-      [`NOTARY_SIGNER_${alias.toUpperCase()}`]: randomBytes(18).toString('base64url'),
+      NOTARY_SIGNER_DEFAULT_ALIAS: this.alias,
+      [`NOTARY_SIGNER_${this.alias.toUpperCase()}`]: this.passphrase,
     };
   }
 
@@ -87,7 +84,7 @@ export class GoSigner {
     };
     const configFile = join(opts.pki.dir, `notary-signer-${port}.json`);
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    const signer = new GoSigner(port, configFile, opts.startTimeoutMs ?? 20_000);
+    const signer = new GoSigner(port, configFile, opts);
     await signer.#spawn();
     return signer;
   }
