@@ -11,6 +11,9 @@
 //      issue's targets (≥ 2× on targets.json, ≥ 5× on timestamp.json).
 //      A third row, "node:http floor", is a bare node:http server answering the same bytes from
 //      memory with the same headers: what one Node process can do at all on this machine.
+//      The machine is shared, so BENCH_ROUNDS (default 3) rounds of the three rows are run in
+//      turn; each row shows its median and the range, and the ratios are taken within a round
+//      (rows measured seconds apart see the same load), then their median and range.
 //   3. Publish latency: BENCH_PUBLISHES (default 50) sequential publishes of one new target each,
 //      built and signed with our RepoBuilder (not timed), the multipart POST timed: p50/p99.
 // BENCH_ONLY=timestamp.json|targets.json|publish runs one part (e.g. to profile it).
@@ -19,11 +22,10 @@
 // profile of exactly this load can be taken. trustdesk-server runs from the sources through tsx
 // (after start-up the same code as dist/, and never stale); BENCH_BUILT=1 runs dist/ instead.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { openMetaStore } from '../server/storage/open.js';
 import { RepoBuilder } from '../src/tuf/builder.js';
 import { utf8Encode } from '../src/tuf/encoding.js';
@@ -31,8 +33,8 @@ import { fileMetaFor } from '../src/tuf/filemeta.js';
 import { KeyObjectSigner } from '../src/tuf/key-object-signer.js';
 import type { Signer } from '../src/tuf/keys.js';
 import { createRootCertificate } from '../src/tuf/x509.js';
-import { freePort } from '../test/support/free-port.js';
 import { startPostgres, type PostgresCluster } from '../test/support/postgres.js';
+import { startNotaryServer, type GoStorage } from '../test/support/go-notary.js';
 import { findExecutable } from '../test/support/services.js';
 import {
   BUILT_SERVER_BIN,
@@ -42,6 +44,7 @@ import {
 } from '../test/support/trustdesk-server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const PUBLISHES = Number(process.env.BENCH_PUBLISHES ?? 50);
 const STORAGE = process.env.BENCH_STORAGE ?? 'memory';
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'error';
@@ -115,43 +118,19 @@ async function wrk(url: string, seconds: number, pid: number): Promise<WrkResult
   };
 }
 
-async function startGo(storage: Record<string, unknown>): Promise<Bench> {
-  const bin = findExecutable('notary-server') as string;
-  const dir = mkdtempSync(join(tmpdir(), 'bench-go-server-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, 'server.json'),
-    JSON.stringify({
-      server: { http_addr: `127.0.0.1:${port}` },
-      trust_service: { type: 'local' },
-      storage,
-      logging: { level: LOG_LEVEL },
-    }),
-  );
-  const child: ChildProcess = spawn(bin, ['-config', join(dir, 'server.json')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const client = new TufClient(url);
-  const stop = async () => {
-    child.kill('SIGTERM');
-    await exited;
-    await client.close();
-    rmSync(dir, { recursive: true, force: true });
+async function startGo(storage: GoStorage): Promise<Bench> {
+  const go = await startNotaryServer({ storage, logLevel: LOG_LEVEL });
+  const client = new TufClient(go.url);
+  return {
+    name: 'Go notary-server',
+    url: go.url,
+    pid: go.pid,
+    client,
+    stop: async () => {
+      await go.stop();
+      await client.close();
+    },
   };
-  for (let i = 0; i < 400 && child.exitCode === null; i++) {
-    const up = await client.request('GET', '/_notary_server/health').then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (up) return { name: 'Go notary-server', url, pid: child.pid as number, client, stop };
-    await sleep(50);
-  }
-  await stop();
-  return fail(`Go notary-server did not start:\n${log}`);
 }
 
 async function startOurs(storage: Record<string, unknown>): Promise<Bench> {
@@ -273,25 +252,25 @@ async function main(): Promise<void> {
     fail('notary-server is not installed (Debian package notary)');
 
   let pg: PostgresCluster | undefined;
-  const storage: Record<string, unknown>[] = [];
-  if (STORAGE === 'memory') {
-    storage.push({ backend: 'memory' }, { backend: 'memory' });
-  } else if (STORAGE === 'postgres') {
+  let goStorage: GoStorage = { backend: 'memory' };
+  let ourStorage: Record<string, unknown> = { backend: 'memory' };
+  if (STORAGE === 'postgres') {
     pg = await startPostgres();
-    for (let i = 0; i < 2; i++) {
-      const dbUrl = await pg.createDatabase();
+    const goDb = await pg.createDatabase();
+    const ourDb = await pg.createDatabase();
+    for (const dbUrl of [goDb, ourDb])
       await (await openMetaStore({ backend: 'postgres', dbUrl })).close(); // Go's schema
-      storage.push({ backend: 'postgres', db_url: dbUrl });
-    }
-  } else {
+    goStorage = { backend: 'postgres', dbUrl: goDb };
+    ourStorage = { backend: 'postgres', db_url: ourDb };
+  } else if (STORAGE !== 'memory') {
     fail(`BENCH_STORAGE=${STORAGE}: use memory or postgres`);
   }
 
   const servers: Bench[] = [];
   let floor: Bench | undefined;
   try {
-    servers.push(await startGo(storage[0] as Record<string, unknown>));
-    servers.push(await startOurs(storage[1] as Record<string, unknown>));
+    servers.push(await startGo(goStorage));
+    servers.push(await startOurs(ourStorage));
     const publishers = [];
     for (const s of servers) publishers.push(await publishRepo(s.client));
     const served = new Map<string, Uint8Array>();
@@ -306,26 +285,57 @@ async function main(): Promise<void> {
     const goals = { 'timestamp.json': 5, 'targets.json': 2 } as const;
     for (const [file, goal] of Object.entries(goals)) {
       if (ONLY && ONLY !== file) continue;
-      const results: WrkResult[] = [];
       const rows = [...servers, floor];
-      for (const s of rows) {
-        const url = `${s.url}/v2/${GUN}/_trust/tuf/${file}`;
-        await wrk(url, 1, s.pid); // warm-up
-        results.push(await wrk(url, SECONDS, s.pid));
+      const rounds: WrkResult[][] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const results: WrkResult[] = [];
+        for (const s of rows) {
+          const url = `${s.url}/v2/${GUN}/_trust/tuf/${file}`;
+          await wrk(url, 1, s.pid); // warm-up
+          results.push(await wrk(url, SECONDS, s.pid));
+        }
+        rounds.push(results);
       }
-      console.log(`\nGET ${file} (${fmt((served.get(file) as Uint8Array).length)} bytes)`);
-      for (const [i, r] of results.entries()) {
+      console.log(
+        `\nGET ${file} (${fmt((served.get(file) as Uint8Array).length)} bytes)` +
+          (ROUNDS > 1 ? `, median [range] of ${ROUNDS} rounds` : ''),
+      );
+      const spread = (values: number[], digits = 0) => {
+        const sorted = [...values].sort((a, b) => a - b);
+        const mid = fmt(percentile(sorted, 50), digits);
+        return ROUNDS > 1
+          ? `${mid} [${fmt(sorted[0] as number, digits)}–${fmt(sorted.at(-1) as number, digits)}]`
+          : mid;
+      };
+      for (const [i, row] of rows.entries()) {
+        const rs = rounds.map((r) => r[i] as WrkResult);
+        const errors = rs.flatMap((r) => (r.errors ? [r.errors] : []));
         console.log(
-          `  ${(rows[i] as Bench).name.padEnd(17)} ${fmt(r.reqPerSec).padStart(8)} req/s` +
-            `  p50 ${fmt(r.p50Ms, 2).padStart(6)} ms  p99 ${fmt(r.p99Ms, 2).padStart(6)} ms` +
-            `  server CPU ${fmt(r.cores, 2)} cores${r.errors ? `  ERRORS: ${r.errors}` : ''}`,
+          `  ${row.name.padEnd(17)} ${spread(rs.map((r) => r.reqPerSec)).padStart(8)} req/s` +
+            `  p50 ${spread(
+              rs.map((r) => r.p50Ms),
+              2,
+            )} ms  p99 ${spread(
+              rs.map((r) => r.p99Ms),
+              2,
+            )} ms` +
+            `  server CPU ${spread(
+              rs.map((r) => r.cores),
+              2,
+            )} cores` +
+            (errors.length ? `  ERRORS: ${errors.join(', ')}` : ''),
         );
       }
-      const [go, ours, bare] = results as [WrkResult, WrkResult, WrkResult];
-      const ratio = ours.reqPerSec / go.reqPerSec;
+      const ratio = (a: number, b: number) =>
+        rounds.map((r) => (r[a] as WrkResult).reqPerSec / (r[b] as WrkResult).reqPerSec);
+      const vsGo = ratio(1, 0).sort((a, b) => a - b);
+      const met = percentile(vsGo, 50) >= goal;
       console.log(
-        `  trustdesk/Go: ${fmt(ratio, 2)}× req/s (target ≥ ${goal}×: ${ratio >= goal ? 'met' : 'NOT met'}),` +
-          ` ${fmt(ours.p99Ms / go.p99Ms, 2)}× p99; trustdesk at ${fmt((100 * ours.reqPerSec) / bare.reqPerSec)}% of the floor`,
+        `  trustdesk/Go: ${spread(vsGo, 2)}× req/s (target ≥ ${goal}×: ${met ? 'met' : 'NOT met'}),` +
+          ` ${spread(
+            rounds.map((r) => (r[1] as WrkResult).p99Ms / (r[0] as WrkResult).p99Ms),
+            2,
+          )}× p99; trustdesk at ${spread(ratio(1, 2).map((x) => 100 * x))}% of the floor`,
       );
     }
 

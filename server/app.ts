@@ -17,7 +17,8 @@ import { type ServerConfig } from './config/config.js';
 import { CurrentCache } from './http/current.js';
 import { envelope, ERROR_CONTENT_TYPE } from './http/errors.js';
 import { Health, type HealthCheck } from './http/health.js';
-import { registerRoutes, type Authorizer } from './http/routes.js';
+import { createFastPath } from './http/fast-path.js';
+import { registerRoutes, type Authorizer, type HttpContext } from './http/routes.js';
 import { serverKeys } from './http/upload.js';
 import { createLogger, type LogFormat, type Logger } from './log.js';
 import { ServerMetrics } from './metrics.js';
@@ -201,7 +202,7 @@ export async function createServer(
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  registerRoutes(app, {
+  const ctx: HttpContext = {
     store,
     trust,
     keys: serverKeys(trust),
@@ -224,15 +225,26 @@ export async function createServer(
     },
     limits,
     tls: https !== undefined,
-  });
+  };
+  registerRoutes(app, ctx);
 
   // While stopping, answers still being produced close their connection, so a keep-alive
-  // client cannot hold the shutdown open until its idle timeout.
+  // client cannot hold the shutdown open until its idle timeout (the fast path, which runs no
+  // Fastify hook, does the same itself).
   let closing = false;
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
   });
+
+  // Cached metadata GETs are answered before Fastify (http/fast-path.ts); everything else, and
+  // app.inject(), reaches Fastify's own handler as before.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the very listener fastify gave node:http (it uses no `this`)
+  const routing = app.routing;
+  if (app.server.listeners('request').includes(routing)) {
+    app.server.removeListener('request', routing);
+    app.server.on('request', createFastPath({ ...ctx, stopping: () => closing }, routing));
+  }
 
   let stopped: Promise<void> | undefined;
   return {

@@ -75,3 +75,22 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     dest,
   );
 }
+
+/**
+ * The one line per request, at info: method, path without the query string, status, latency.
+ * Nothing is built when info is off (the hot GET path pays one level check).
+ */
+export function logRequest(
+  logger: Logger,
+  method: string,
+  url: string,
+  status: number,
+  ms: number,
+): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const q = url.indexOf('?');
+  logger.info(
+    { method, path: q < 0 ? url : url.slice(0, q), status, ms: Math.round(ms * 1000) / 1000 },
+    'request',
+  );
+}

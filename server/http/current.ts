@@ -7,7 +7,8 @@
 // Cache rules:
 //   - one entry per GUN holding its timestamp → snapshot chain, plus the files served for it
 //     (current roles, by-checksum and by-version hits; misses are never cached);
-//   - an entry is trusted for `revalidateMs` (monotonic clock); after that the next read asks
+//   - an entry is trusted for `revalidateMs` (monotonic clock) — peek() returns it only then, so
+//     the synchronous fast path (fast-path.ts) never serves past that; after it the next read asks
 //     the store for the GUN's highest timestamp row and keeps the entry only if its sha256 is
 //     unchanged. Every write to a GUN — upload, GET-time re-sign, delete — changes or removes
 //     that row, so another replica's write is seen within `revalidateMs`, whatever order the
@@ -26,6 +27,8 @@ export interface Served {
   file: TufFile;
   body: Buffer;
   lastModified: string;
+  /** The 200 response's raw header list per cache kind, built once by fast-path.ts. */
+  rawHeaders?: { current?: string[]; consistent?: string[] };
 }
 
 export interface Chain {
@@ -90,6 +93,12 @@ export async function readCurrentRole(
 
 const MAX_FILES = 64;
 
+/** A file of an entry: the load in flight, and the file once it is loaded and kept. */
+export interface FileSlot {
+  readonly pending: Promise<Served | undefined>;
+  served?: Served;
+}
+
 export interface Entry {
   readonly gun: string;
   readonly chain: Chain;
@@ -99,9 +108,14 @@ export interface Entry {
   revalidating?: Promise<Entry>;
   /** Monotonic time of the last failed GET-time re-sign (to not retry on every request). */
   refreshFailedAt?: number;
-  readonly files: Map<string, Promise<Served | undefined>>;
+  readonly files: Map<string, FileSlot>;
   /** Bytes held: timestamp + snapshot + resolved files. */
   bytes: number;
+}
+
+/** A file of the entry that CurrentCache.file() already loaded and kept, without waiting. */
+export function loadedFile(e: Entry, key: string): Served | undefined {
+  return e.files.get(key)?.served;
 }
 
 export interface CacheOptions {
@@ -131,6 +145,12 @@ export class CurrentCache {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** The GUN's entry if it is within revalidateMs of its last check (no I/O, no promise). */
+  peek(gun: string): Entry | undefined {
+    const e = this.#entries.get(gun);
+    return e && this.opts.monotonic() - e.checkedAt < this.opts.revalidateMs ? e : undefined;
   }
 
   /** The GUN's entry, revalidated against the store when older than revalidateMs. */
@@ -163,17 +183,19 @@ export class CurrentCache {
     key: string,
     load: () => Promise<TufFile | undefined>,
   ): Promise<Served | undefined> {
-    let p = e.files.get(key);
-    if (!p) {
-      if (e.files.size >= MAX_FILES) this.#clearFiles(e);
-      const pending: Promise<Served | undefined> = load().then(
+    const held = e.files.get(key);
+    if (held) return held.pending;
+    if (e.files.size >= MAX_FILES) this.#clearFiles(e);
+    const slot: FileSlot = {
+      pending: load().then(
         (f) => {
           if (!f) {
             e.files.delete(key);
             return undefined;
           }
           const s = served(f);
-          if (e.files.get(key) === pending && this.#entries.get(e.gun) === e) {
+          if (e.files.get(key) === slot && this.#entries.get(e.gun) === e) {
+            slot.served = s;
             e.bytes += s.body.length;
             this.#bytes += s.body.length;
             this.#evict();
@@ -184,11 +206,10 @@ export class CurrentCache {
           e.files.delete(key);
           throw err;
         },
-      );
-      p = pending;
-      e.files.set(key, p);
-    }
-    return p;
+      ),
+    };
+    e.files.set(key, slot);
+    return slot.pending;
   }
 
   #chainBytes(c: Chain): number {

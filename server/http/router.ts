@@ -38,6 +38,8 @@ const GUN = '([^*]+)';
 
 interface RouteDef {
   method: string;
+  /** The literal end every path of the route has: checked before the greedy `[^*]+` regex. */
+  suffix: string;
   re: RegExp;
   build(m: RegExpExecArray): RouteMatch;
 }
@@ -47,16 +49,19 @@ const g = (m: RegExpExecArray, i: number): string => m[i] as string;
 const ROUTES: RouteDef[] = [
   {
     method: 'GET',
+    suffix: '/v2/',
     re: /^\/v2\/$/,
     build: () => ({ route: 'Main', gun: '' }),
   },
   {
     method: 'POST',
+    suffix: '/_trust/tuf/',
     re: new RegExp(`^/v2/${GUN}/_trust/tuf/$`),
     build: (m) => ({ route: 'UpdateTUF', gun: g(m, 1) }),
   },
   {
     method: 'GET',
+    suffix: '.json',
     re: new RegExp(
       `^/v2/${GUN}/_trust/tuf/(${ROLE})\\.([a-fA-F0-9]{64}|[a-fA-F0-9]{96}|[a-fA-F0-9]{128})\\.json$`,
     ),
@@ -70,6 +75,7 @@ const ROUTES: RouteDef[] = [
   },
   {
     method: 'GET',
+    suffix: '.json',
     re: new RegExp(`^/v2/${GUN}/_trust/tuf/([1-9]*[0-9]+)\\.(${ROLE})\\.json$`),
     build: (m) => ({
       route: 'GetRoleByVersion',
@@ -81,6 +87,7 @@ const ROUTES: RouteDef[] = [
   },
   {
     method: 'GET',
+    suffix: '.json',
     re: new RegExp(`^/v2/${GUN}/_trust/tuf/(${ROLE})\\.json$`),
     build: (m) => ({
       route: 'GetRole',
@@ -91,36 +98,43 @@ const ROUTES: RouteDef[] = [
   },
   {
     method: 'GET',
+    suffix: '.key',
     re: new RegExp(`^/v2/${GUN}/_trust/tuf/(snapshot|timestamp)\\.key$`),
     build: (m) => ({ route: 'GetKey', gun: g(m, 1), role: g(m, 2) }),
   },
   {
     method: 'POST',
+    suffix: '.key',
     re: new RegExp(`^/v2/${GUN}/_trust/tuf/(snapshot|timestamp)\\.key$`),
     build: (m) => ({ route: 'RotateKey', gun: g(m, 1), role: g(m, 2) }),
   },
   {
     method: 'DELETE',
+    suffix: '/_trust/tuf/',
     re: new RegExp(`^/v2/${GUN}/_trust/tuf/$`),
     build: (m) => ({ route: 'DeleteTUF', gun: g(m, 1) }),
   },
   {
     method: 'GET',
+    suffix: '/_trust/changefeed',
     re: new RegExp(`^/v2/${GUN}/_trust/changefeed$`),
     build: (m) => ({ route: 'Changefeed', gun: g(m, 1) }),
   },
   {
     method: 'GET',
+    suffix: '/v2/_trust/changefeed',
     re: /^\/v2\/_trust\/changefeed$/,
     build: () => ({ route: 'GlobalChangefeed', gun: '' }),
   },
   {
     method: 'GET',
+    suffix: '/_notary_server/health',
     re: /^\/_notary_server\/health$/,
     build: () => ({ route: 'Health', gun: '' }),
   },
   {
     method: 'GET',
+    suffix: '/metrics',
     re: /^\/metrics$/,
     build: () => ({ route: 'Metrics', gun: '' }),
   },
@@ -147,7 +161,7 @@ export function matchRoute(method: string, rawPath: string): RouteMatch | null {
   const path = decodePath(rawPath);
   if (path !== undefined) {
     for (const r of ROUTES) {
-      if (r.method !== method) continue;
+      if (r.method !== method || !path.endsWith(r.suffix)) continue;
       const m = r.re.exec(path);
       if (m) return r.build(m);
     }
@@ -157,14 +171,24 @@ export function matchRoute(method: string, rawPath: string): RouteMatch | null {
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A segment that is empty, `.` or `..`. */
+const UNCLEAN_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
 /** Why a GUN is refused (see the rules at the top), or undefined when it is acceptable. */
 export function gunProblem(gun: string): string | undefined {
-  if ([...gun].length > MAX_GUN_LENGTH) return `GUN is longer than ${MAX_GUN_LENGTH} characters`;
+  // Code points ≤ UTF-16 units: only a long string needs counting.
+  if (gun.length > MAX_GUN_LENGTH && [...gun].length > MAX_GUN_LENGTH)
+    return `GUN is longer than ${MAX_GUN_LENGTH} characters`;
   if (CONTROL.test(gun)) return 'GUN contains a control character';
-  for (const seg of gun.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..')
-      return 'GUN must be a clean path (no empty, "." or ".." segments)';
-  }
+  if (UNCLEAN_SEGMENT.test(gun)) return 'GUN must be a clean path (no empty, "." or ".." segments)';
+  return undefined;
+}
+
+/** Why a route's GUN is refused here: gunProblem, or outside the configured prefixes (§4.10). */
+export function gunRefusal(gun: string, prefixes: readonly string[]): string | undefined {
+  const problem = gunProblem(gun);
+  if (problem) return problem;
+  if (prefixes.length > 0 && !prefixes.some((p) => gun.startsWith(p)))
+    return `Require GUNs with prefix: [${prefixes.join(' ')}]`;
   return undefined;
 }

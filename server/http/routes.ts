@@ -9,6 +9,8 @@
 //      Content-Type, cache headers only on 200 metadata GETs; POST/DELETE answer 200 with an
 //      empty body; errors use the envelope (errors.ts).
 // Reads of current metadata go through the in-process cache (current.ts); writes invalidate it.
+// Metadata GETs the cache can answer at once are usually answered before Fastify is reached, by
+// fast-path.ts, with the same checks and answer; what it declines arrives here.
 // GET of the current timestamp/snapshot re-signs them when expired (§5.3); if that fails
 // (signer down, key missing, root expired) the stored files are served — the client then
 // reports "expired" itself, where a 5xx would make the Go client silently use its cache — and
@@ -16,12 +18,11 @@
 // One log line per request (method, path without query, status, ms); metrics per Go operation.
 
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { isValidRole } from '../../src/tuf/roles.js';
 import { parseSnapshot, parseTimestamp } from '../../src/tuf/metadata.js';
 import { refreshTimestamp, type ServerKeys } from '../../src/tuf/upload.js';
 import { requiredAccess } from '../auth/access.js';
 import { type AuthResult } from '../auth/token.js';
-import { type Logger } from '../log.js';
+import { logRequest, type Logger } from '../log.js';
 import { type ServerMetrics } from '../metrics.js';
 import {
   StorageInputError,
@@ -34,9 +35,11 @@ import { type TrustService } from '../trust/types.js';
 import { changefeedBody, changefeedQuery } from './changefeed.js';
 import { readCurrentRole, type CurrentCache, type Entry, type Served } from './current.js';
 import { ERROR_CONTENT_TYPE, HttpError, envelope } from './errors.js';
+import { TEXT_TYPE as TEXT, cacheHeaders, requestScheme, type CacheControl } from './headers.js';
 import { healthBody, type Health } from './health.js';
 import { getOrCreateKey, keyJson, rotateKey } from './keys.js';
-import { gunProblem, matchRoute, type RouteMatch } from './router.js';
+import { roleRequest } from './role-request.js';
+import { gunRefusal, matchRoute, type RouteMatch } from './router.js';
 import {
   UpdatingError,
   applyUpload,
@@ -53,11 +56,6 @@ export interface Authorizer {
     host?: string,
     scheme?: string,
   ): Promise<AuthResult>;
-}
-
-export interface CacheControl {
-  maxAge: number;
-  mustRevalidate: boolean;
 }
 
 export interface HttpContext {
@@ -78,28 +76,14 @@ export interface HttpContext {
   tls: boolean;
 }
 
-const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Between two failed GET-time re-signs of one GUN. */
 const REFRESH_RETRY_MS = 1_000;
-const MAX_VERSION_PARAM = 2 ** 31 - 1;
-const INT64_MAX = 2n ** 63n - 1n;
 
 declare module 'fastify' {
   interface FastifyRequest {
     notaryRoute: RouteMatch | null;
   }
-}
-
-function cacheHeaders(c: CacheControl): Record<string, string> {
-  if (c.maxAge > 0) {
-    return {
-      'cache-control':
-        `public, max-age=${c.maxAge}, s-maxage=${c.maxAge}` +
-        (c.mustRevalidate ? ', must-revalidate' : ''),
-    };
-  }
-  return { 'cache-control': 'max-age=0, no-cache, no-store', pragma: 'no-cache' };
 }
 
 function sendError(reply: FastifyReply, e: HttpError): FastifyReply {
@@ -174,30 +158,16 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   };
 
   const getRole = async (m: RouteMatch, reply: FastifyReply): Promise<FastifyReply> => {
-    const role = m.role as string;
-    if (!isValidRole(role)) throw notFound();
+    const r = roleRequest(m);
     const { cache, store } = ctx;
-    const gun = m.gun;
-    if (m.route === 'GetRoleByHash') {
-      const sha = m.checksum as string;
-      // Stored checksums are lowercase sha256: anything else can never match (as in Go).
-      if (!/^[0-9a-f]{64}$/.test(sha)) throw notFound();
+    const { gun, role } = r;
+    if (r.kind === 'consistent') {
+      const { checksum, version } = r;
       const e = await cache.get(gun);
-      const f = await cache.file(e, `h:${role}:${sha}`, () => store.getByChecksum(gun, role, sha));
-      if (!f) throw notFound();
-      return serve(reply, f, 'consistent');
-    }
-    if (m.route === 'GetRoleByVersion') {
-      const digits = m.version as string;
-      if (BigInt(digits) > INT64_MAX) {
-        // Go's strconv.Atoi error, marshalled as the NumError struct.
-        throw new HttpError('METADATA_NOT_FOUND', { Func: 'Atoi', Num: digits, Err: {} });
-      }
-      const version = Number(digits);
-      if (version > MAX_VERSION_PARAM || version === 0) throw notFound();
-      const e = await cache.get(gun);
-      const f = await cache.file(e, `v:${role}:${version}`, () =>
-        store.getByVersion(gun, role, version),
+      const f = await cache.file(e, r.key, () =>
+        checksum !== undefined
+          ? store.getByChecksum(gun, role, checksum)
+          : store.getByVersion(gun, role, version as number),
       );
       if (!f) throw notFound();
       return serve(reply, f, 'consistent');
@@ -211,7 +181,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
       return serve(reply, f, 'current');
     }
     const chain = e.chain;
-    const f = await cache.file(e, `c:${role}`, () => readCurrentRole(store, gun, chain, role));
+    const f = await cache.file(e, r.key, () => readCurrentRole(store, gun, chain, role));
     if (!f) throw notFound();
     return serve(reply, f, 'current');
   };
@@ -319,17 +289,15 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
     if (!m) return reply.code(404).header('content-type', TEXT).send('404 page not found\n');
     try {
       if (m.gun !== '') {
-        const problem = gunProblem(m.gun);
-        if (problem) throw rejectGun(m, problem);
-        if (ctx.gunPrefixes.length > 0 && !ctx.gunPrefixes.some((p) => m.gun.startsWith(p)))
-          throw rejectGun(m, `Require GUNs with prefix: [${ctx.gunPrefixes.join(' ')}]`);
+        const refusal = gunRefusal(m.gun, ctx.gunPrefixes);
+        if (refusal) throw rejectGun(m, refusal);
       }
       if (ctx.auth && m.route !== 'Health' && m.route !== 'Metrics') {
         const res = await ctx.auth.authorize(
           req.headers.authorization,
           requiredAccess(m.route, m.gun),
           req.headers.host,
-          firstHeader(req.headers['x-forwarded-proto']) ?? (ctx.tls ? 'https' : 'http'),
+          requestScheme(req.headers, ctx.tls),
         );
         if (!res.ok) {
           ctx.logger.info({ path: rawPath, reason: res.reason }, 'unauthorized');
@@ -378,17 +346,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.addHook('onResponse', (req, reply, done) => {
     const m = req.notaryRoute;
     const ms = reply.elapsedTime;
-    const url = req.raw.url ?? '/';
-    const q = url.indexOf('?');
-    ctx.logger.info(
-      {
-        method: req.method,
-        path: q < 0 ? url : url.slice(0, q),
-        status: reply.statusCode,
-        ms: Math.round(ms * 1000) / 1000,
-      },
-      'request',
-    );
+    logRequest(ctx.logger, req.method, req.raw.url ?? '/', reply.statusCode, ms);
     if (m) {
       const op = m.route === 'GlobalChangefeed' ? 'Changefeed' : m.route;
       const resLen = Number(reply.getHeader('content-length') ?? 0);
@@ -397,10 +355,6 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
     }
     done();
   });
-}
-
-function firstHeader(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 /** The envelope for anything a handler threw (logged when it is the server's fault). */

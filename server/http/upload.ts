@@ -3,7 +3,9 @@
 //      (also for a body that breaks off or is malformed later: Go's handler panics there);
 //   2. each part in turn: role = raw Content-Disposition filename minus one trailing ".json"
 //      (the field name is ignored, '/' kept); '' → 400 NO_FILENAME; not a valid role → 400
-//      INVALID_ROLE (detail = the role); not decodable as Go's SignedMeta → 400 MALFORMED_JSON;
+//      INVALID_ROLE (detail = the role); not decodable as Go's SignedMeta → 400 MALFORMED_JSON
+//      (a part that parses as validateUpdate will parse it decodes: that parse is kept for step 3,
+//      so a valid part is parsed once);
 //      a part over the per-part limit, or too many parts → 413 TOO_LARGE (the total body limit
 //      is enforced while the request is read, also 413);
 //   3. validateUpdate (src/tuf/upload.ts) against the current state read fresh from the store
@@ -22,9 +24,11 @@ import { parseRfc3339 } from '../../src/tuf/metadata.js';
 import { isTargetsRole, isValidRole, parentRole } from '../../src/tuf/roles.js';
 import {
   UploadValidationError,
+  parseUploadPart,
   validateUpdate,
   type ServerKeys,
   type StoredState,
+  type UploadPart,
 } from '../../src/tuf/upload.js';
 import { VersionConflictError, type MetaStore } from '../storage/types.js';
 import { type TrustService } from '../trust/types.js';
@@ -113,9 +117,13 @@ export function decodesAsSignedMeta(bytes: Uint8Array): boolean {
   });
 }
 
-interface Part {
-  role: string;
-  bytes: Uint8Array;
+/** validateUpdate's parse of a part, or undefined when it does not parse (or is not parsed). */
+function parsedPart(role: string, bytes: Uint8Array): UploadPart['metadata'] {
+  try {
+    return parseUploadPart(role, bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Steps 1–2: the parts of the body, or the HttpError Go would answer. */
@@ -123,16 +131,17 @@ export function readUploadParts(
   contentType: string | undefined,
   body: Uint8Array | undefined,
   limits: UploadLimits,
-): Part[] {
-  const out: Part[] = [];
+): UploadPart[] {
+  const out: UploadPart[] = [];
   try {
     const boundary = multipartBoundary(contentType);
     for (const p of readParts(body ?? new Uint8Array(0), boundary, limits)) {
       const role = p.filename.endsWith('.json') ? p.filename.slice(0, -5) : p.filename;
       if (role === '') throw new HttpError('NO_FILENAME');
       if (!isValidRole(role)) throw new HttpError('INVALID_ROLE', role);
-      if (!decodesAsSignedMeta(p.body)) throw new HttpError('MALFORMED_JSON');
-      out.push({ role, bytes: p.body });
+      const metadata = parsedPart(role, p.body);
+      if (!metadata && !decodesAsSignedMeta(p.body)) throw new HttpError('MALFORMED_JSON');
+      out.push(metadata ? { role, bytes: p.body, metadata } : { role, bytes: p.body });
     }
   } catch (e) {
     if (e instanceof MultipartError) throw new HttpError('MALFORMED_UPLOAD');
@@ -171,7 +180,11 @@ export async function readStoredState(
 }
 
 /** Steps 3–4 after the parts were read: validates and stores; throws HttpError. */
-export async function applyUpload(ctx: UploadContext, gun: string, parts: Part[]): Promise<void> {
+export async function applyUpload(
+  ctx: UploadContext,
+  gun: string,
+  parts: UploadPart[],
+): Promise<void> {
   let updates;
   try {
     const stored = await readStoredState(

@@ -24,7 +24,13 @@
 // Version *increase* against storage is the store's check (400 VERSION); checkVersionsIncrease
 // is the pure rule. Parsing refuses version 2^31-1 and unsigned envelope members, which Go
 // accepts. Errors other than UploadValidationError mean the stored state itself is unusable.
+//
+// Two costs are not paid twice: a caller that already parsed a part with parseUploadPart passes
+// the result as `metadata` (the server does, to check the part decodes at all), and the verified
+// stored root is kept per GUN and content (trustedRoot below) — its x509 checks are most of a
+// small upload's work.
 
+import { sha256Hex } from './encoding.js';
 import { checkFileMeta } from './filemeta.js';
 import { nextSnapshotSigned, nextTimestampSigned } from './builder.js';
 import { TufError, TrustdeskError, type ErrorCode } from './errors.js';
@@ -34,6 +40,7 @@ import {
   parseSnapshot,
   parseTargets,
   parseTimestamp,
+  type AnySigned,
   type Metadata,
   type RootSigned,
   type SnapshotSigned,
@@ -108,6 +115,55 @@ export interface ServerKeys {
   signers(role: 'snapshot' | 'timestamp', keyIds: readonly string[]): Promise<Signer[]>;
 }
 
+/** An uploaded file. `metadata`, when given, must be parseUploadPart(role, bytes). */
+export interface UploadPart {
+  role: string;
+  bytes: Uint8Array;
+  metadata?: Metadata;
+}
+
+/**
+ * Parses an uploaded part as validateUpdate does (throws what the parser throws); undefined for
+ * `timestamp`, which validateUpdate ignores. Pass the result on as UploadPart.metadata.
+ */
+export function parseUploadPart(role: string, bytes: Uint8Array): Metadata | undefined {
+  if (role === 'root') return parseRoot(bytes);
+  if (role === 'snapshot') return parseSnapshot(bytes);
+  if (isTargetsRole(role)) return parseTargets(bytes, { role });
+  return undefined;
+}
+
+/** The part's metadata as its caller parsed it, or parsed now (same parser, same errors). */
+function partMetadata<T extends AnySigned>(
+  part: UploadPart,
+  type: T['_type'],
+  parse: (bytes: Uint8Array) => Metadata<T>,
+): Metadata<T> {
+  const md = part.metadata;
+  return md && md.raw === part.bytes && md.type === type ? (md as Metadata<T>) : parse(part.bytes);
+}
+
+/**
+ * Step 1: the stored root, verified as trusted (expiry not checked). With allowExpired and no
+ * pinning, verifyRoot's answer depends on the bytes and the GUN alone (no clock), so it is kept
+ * per GUN and sha256 for the next upload; failures are not kept.
+ */
+const trustedRoots = new Map<string, Verified<RootSigned>>();
+const TRUSTED_ROOTS_KEPT = 64;
+
+function trustedRoot(bytes: Uint8Array, gun: string, nowMs: number): Verified<RootSigned> {
+  const key = `${sha256Hex(bytes)} ${gun}`;
+  const held = trustedRoots.get(key);
+  if (held) return held;
+  const verified = verifyRoot(parseRoot(bytes), { gun, nowMs, allowExpired: true });
+  if (trustedRoots.size >= TRUSTED_ROOTS_KEPT) {
+    const oldest = trustedRoots.keys().next();
+    if (!oldest.done) trustedRoots.delete(oldest.value);
+  }
+  trustedRoots.set(key, verified);
+  return verified;
+}
+
 export interface MetaUpdate {
   role: string;
   version: number;
@@ -153,14 +209,14 @@ interface LoadedTargets {
 
 /** Verifies a targets-type file against root (targets) or its loaded parent's delegation. */
 function loadTargets(
-  role: string,
-  bytes: Uint8Array,
+  part: UploadPart,
   root: Verified<RootSigned>,
   loaded: ReadonlyMap<string, LoadedTargets>,
   nowMs: number,
   allowExpired: boolean,
 ): LoadedTargets {
-  const md = parseTargets(bytes, { role });
+  const role = part.role;
+  const md = partMetadata(part, 'Targets', (b) => parseTargets(b, { role }));
   let verifier: RoleVerifier;
   if (role === 'targets') {
     verifier = rootRoleVerifier(root, 'targets');
@@ -177,7 +233,7 @@ function loadTargets(
   }
   verifyThreshold(md, role, verifier);
   if (!allowExpired) notExpired(md, role, nowMs);
-  return { md, bytes };
+  return { md, bytes: part.bytes };
 }
 
 /** Validates an upload; returns everything to store atomically (uploaded parts + snapshot/timestamp). */
@@ -185,11 +241,11 @@ export async function validateUpdate(args: {
   gun: string;
   nowMs: number;
   stored: StoredState;
-  updates: ReadonlyArray<{ role: string; bytes: Uint8Array }>;
+  updates: readonly UploadPart[];
   keys: ServerKeys;
 }): Promise<MetaUpdate[]> {
   const { gun, nowMs, stored, keys } = args;
-  const parts = new Map<string, Uint8Array>();
+  const parts = new Map<string, UploadPart>();
   for (const u of args.updates) {
     if (!isValidRole(u.role))
       throw new UploadValidationError('ErrValidation', `${u.role} is not a valid role`);
@@ -199,14 +255,12 @@ export async function validateUpdate(args: {
         'ErrValidation',
         `${u.role} appears more than once in the update`,
       );
-    parts.set(u.role, u.bytes);
+    parts.set(u.role, u);
   }
   const out: MetaUpdate[] = [];
 
   // 1–2. Root.
-  const trusted = stored.root
-    ? verifyRoot(parseRoot(stored.root), { gun, nowMs, allowExpired: true })
-    : undefined;
+  const trusted = stored.root ? trustedRoot(stored.root, gun, nowMs) : undefined;
   const current = trusted?.signed.version ?? 1;
   let root = trusted;
   let rootBytes = stored.root;
@@ -214,7 +268,7 @@ export async function validateUpdate(args: {
   if (rootPart) {
     let md: Metadata<RootSigned>;
     try {
-      md = parseRoot(rootPart);
+      md = partMetadata(rootPart, 'Root', parseRoot);
     } catch (e) {
       refuse('ErrBadRoot', e);
     }
@@ -231,8 +285,8 @@ export async function validateUpdate(args: {
     } catch (e) {
       refuse('ErrBadRoot', e);
     }
-    rootBytes = rootPart;
-    out.push({ role: 'root', version: v, bytes: rootPart });
+    rootBytes = rootPart.bytes;
+    out.push({ role: 'root', version: v, bytes: rootPart.bytes });
   } else if (!root || !rootBytes) {
     throw new UploadValidationError(
       'ErrValidation',
@@ -252,9 +306,9 @@ export async function validateUpdate(args: {
     try {
       for (const a of ancestors) {
         const bytes = stored.targets(a);
-        if (bytes) loaded.set(a, loadTargets(a, bytes, rootInForce, loaded, nowMs, true));
+        if (bytes) loaded.set(a, loadTargets({ role: a, bytes }, rootInForce, loaded, nowMs, true));
       }
-      const t = loadTargets(role, parts.get(role) as Uint8Array, rootInForce, loaded, nowMs, false);
+      const t = loadTargets(parts.get(role) as UploadPart, rootInForce, loaded, nowMs, false);
       loaded.set(role, t);
       out.push({ role, version: t.md.signed.version, bytes: t.bytes });
     } catch (e) {
@@ -268,7 +322,7 @@ export async function validateUpdate(args: {
   const snapshotPart = parts.get('snapshot');
   if (snapshotPart) {
     try {
-      const md = parseSnapshot(snapshotPart);
+      const md = partMetadata(snapshotPart, 'Snapshot', parseSnapshot);
       verifyThreshold(md, 'snapshot', rootRoleVerifier(rootInForce, 'snapshot'));
       notExpired(md, 'snapshot', nowMs);
       checkFileMeta(rootBytes, md.signed.meta.get('root'), 'root');
@@ -277,7 +331,7 @@ export async function validateUpdate(args: {
     } catch (e) {
       refuse('ErrBadSnapshot', e);
     }
-    snapshotBytes = snapshotPart;
+    snapshotBytes = snapshotPart.bytes;
   } else {
     let prev: Metadata<SnapshotSigned> | undefined;
     try {
