@@ -61,7 +61,10 @@ export async function startMariaDb(): Promise<MariaDbServer> {
   chmodSync(work, 0o755); // the mysql user must be able to traverse it
   const data = join(work, 'data');
   const runDir = join(work, 'run'); // socket, pid and error log: written by the server's user
-  for (const d of [data, runDir]) {
+  // A private tmpdir: two servers bootstrapping at once in a shared /tmp collide on MariaDB's
+  // temporary table names ("Could not remove temporary table … Unknown table").
+  const tmp = join(work, 'tmp');
+  for (const d of [data, runDir, tmp]) {
     mkdirSync(d, { mode: 0o750 });
     if (owner) chownSync(d, owner.uid, owner.gid);
   }
@@ -85,6 +88,7 @@ export async function startMariaDb(): Promise<MariaDbServer> {
       [
         '--no-defaults',
         `--datadir=${data}`,
+        `--tmpdir=${tmp}`,
         `--socket=${socket}`,
         `--port=${port}`,
         '--bind-address=127.0.0.1',
@@ -134,6 +138,7 @@ export async function startMariaDb(): Promise<MariaDbServer> {
     await run(bins.installDb, [
       '--no-defaults',
       `--datadir=${data}`,
+      `--tmpdir=${tmp}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       ...userArgs,
