@@ -3,56 +3,14 @@
 // error, fatal, panic). What may be logged: method, path without the query string, status,
 // latency, GUN, error messages — never headers, bodies, tokens or passphrases.
 
-import { pino, type DestinationStream, type Logger } from 'pino';
-import { TrustdeskError } from '../src/tuf/errors.js';
+import {
+  createServiceLogger,
+  type DestinationStream,
+  type LogFormat,
+  type Logger,
+} from '../src/service/plumbing.js';
 
-export type LogFormat = 'json' | 'logfmt';
-export type { Logger } from 'pino';
-
-const LEVELS: Record<string, string> = {
-  trace: 'trace',
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  warning: 'warn',
-  error: 'error',
-  fatal: 'fatal',
-  panic: 'fatal',
-  silent: 'silent',
-};
-
-/** pino's level for a logrus level name, or a TrustdeskError naming the valid ones. */
-export function logLevel(name: string): string {
-  const level = LEVELS[name.toLowerCase()];
-  if (!level) {
-    throw new TrustdeskError(
-      'ERR_CONFIG',
-      `logging.level: ${JSON.stringify(name)} is not a log level (use debug, info, warn, error, fatal or panic)`,
-    );
-  }
-  return level;
-}
-
-function logfmtValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
-}
-
-/** JSON log line → `time=… level=… msg=… key=value…` (logrus' text formatter layout). */
-export function toLogfmt(line: string): string {
-  let rec: Record<string, unknown>;
-  try {
-    rec = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return line;
-  }
-  const { time, level, msg, ...rest } = rec;
-  const parts = [`time=${logfmtValue(time)}`, `level=${logfmtValue(level)}`];
-  if (msg !== undefined) parts.push(`msg=${logfmtValue(msg)}`);
-  for (const [k, v] of Object.entries(rest))
-    if (v !== undefined) parts.push(`${k}=${logfmtValue(v)}`);
-  return parts.join(' ') + '\n';
-}
+export { logLevel, toLogfmt, type LogFormat, type Logger } from '../src/service/plumbing.js';
 
 export interface LoggerOptions {
   level?: string;
@@ -62,18 +20,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const base = opts.destination ?? pino.destination({ fd: 2, sync: false });
-  const dest: DestinationStream =
-    opts.format === 'logfmt' ? { write: (line: string) => base.write(toLogfmt(line)) } : base;
-  return pino(
-    {
-      level: logLevel(opts.level ?? 'info'),
-      base: undefined,
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    dest,
-  );
+  return createServiceLogger(opts);
 }
 
 /**

@@ -22,11 +22,20 @@
 // Without a config file (the embedded dev setup): 127.0.0.1:7899, a throwaway PKI and SQLite
 // under the data dir ($TRUSTDESK_SIGNER_DATA_DIR or ~/.trustdesk/signer), alias "dev".
 
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { TrustdeskError } from '../src/tuf/errors.js';
-import { logLevel } from './log.js';
+import { isAbsolute, join, resolve } from 'node:path';
+import {
+  configFail as fail,
+  configLookup,
+  configPath,
+  configString,
+  envOverrideNames,
+  isConfigObject as isObject,
+  logLevel,
+  lowerKeys,
+  readConfigFile,
+  type RawConfig as Raw,
+} from '../src/service/plumbing.js';
 import { checkAlias } from './passphrases.js';
 
 export type StorageBackend = 'memory' | 'sqlite' | 'postgres' | 'pkcs11';
@@ -86,24 +95,8 @@ export const KNOWN_KEYS = [
   'logging.level',
 ] as const;
 
-function fail(message: string): never {
-  throw new TrustdeskError('ERR_CONFIG', message);
-}
-
-type Raw = Record<string, unknown>;
-
-function isObject(v: unknown): v is Raw {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function lowerKeys(v: unknown): unknown {
-  if (!isObject(v)) return v;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toLowerCase(), lowerKeys(x)]));
-}
-
 export function envNames(key: string): [string, string] {
-  const suffix = key.toUpperCase().replaceAll('.', '_');
-  return [`TRUSTDESK_SIGNER_${suffix}`, `NOTARY_SIGNER_${suffix}`];
+  return envOverrideNames('SIGNER', key);
 }
 
 /** host:port → listen address; ":7899" = every interface. */
@@ -132,22 +125,9 @@ export interface ParseOptions {
 export function parseSignerConfig(rawIn: unknown, opts: ParseOptions): SignerConfig {
   if (!isObject(rawIn)) fail('the configuration must be a JSON object');
   const raw = lowerKeys(rawIn) as Raw;
-  const get = (key: string): string | undefined => {
-    for (const name of envNames(key)) {
-      const v = opts.env[name];
-      if (v !== undefined && v !== '') return v;
-    }
-    let v: unknown = raw;
-    for (const part of key.split('.')) v = isObject(v) ? v[part] : undefined;
-    if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v === 'string') return v;
-    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-    fail(`${key}: must be a string`);
-  };
-  const path = (key: string): string | undefined => {
-    const p = get(key);
-    return p === undefined ? undefined : isAbsolute(p) ? p : resolve(opts.baseDir, p);
-  };
+  const lookup = configLookup(raw, opts.env, envNames);
+  const get = (key: string): string | undefined => configString(lookup(key), key);
+  const path = (key: string): string | undefined => configPath(opts.baseDir, get(key));
   const insecureDev = opts.insecureDev ?? false;
 
   const addr = get('server.grpc_addr');
@@ -266,26 +246,7 @@ export function loadConfigFile(
   env: NodeJS.ProcessEnv = process.env,
   opts: { insecureDev?: boolean } = {},
 ): SignerConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    fail(`Could not read config at ${file}: ${(e as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    fail(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-  const abs = resolve(file);
-  try {
-    return parseSignerConfig(raw, { baseDir: dirname(abs), env, file: abs, ...opts });
-  } catch (e) {
-    if (e instanceof TrustdeskError && e.code === 'ERR_CONFIG')
-      throw new TrustdeskError('ERR_CONFIG', `${file}: ${e.message}`, { cause: e });
-    throw e;
-  }
+  return readConfigFile(file, (raw, where) => parseSignerConfig(raw, { ...where, env, ...opts }));
 }
 
 /** The dev setup's directory: $TRUSTDESK_SIGNER_DATA_DIR or ~/.trustdesk/signer. */

@@ -3,43 +3,14 @@
 // certificate CN, peer address, status, latency and error messages — never key material,
 // passphrases, PINs or the content being signed.
 
-import { pino, type DestinationStream, type Logger } from 'pino';
-import { TrustdeskError } from '../src/tuf/errors.js';
+import {
+  createServiceLogger,
+  type DestinationStream,
+  type Logger,
+} from '../src/service/plumbing.js';
 
-export type { Logger } from 'pino';
-
-const LEVELS: Record<string, string> = {
-  trace: 'trace',
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  warning: 'warn',
-  error: 'error',
-  fatal: 'fatal',
-  panic: 'fatal',
-  silent: 'silent',
-};
-
-/** pino's level for a logrus level name. */
-export function logLevel(name: string): string {
-  const level = LEVELS[name.toLowerCase()];
-  if (!level) {
-    throw new TrustdeskError(
-      'ERR_CONFIG',
-      `logging.level: ${JSON.stringify(name)} is not a log level (use debug, info, warn, error, fatal or panic)`,
-    );
-  }
-  return level;
-}
+export { logLevel, type Logger } from '../src/service/plumbing.js';
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      level: logLevel(level),
-      base: { service: 'trustdesk-signer' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination ?? pino.destination({ fd: 2, sync: false }),
-  );
+  return createServiceLogger({ level, destination, base: { service: 'trustdesk-signer' } });
 }

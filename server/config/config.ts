@@ -23,11 +23,20 @@
 // With no config file at all: 127.0.0.1:4443, plain HTTP, SQLite and the local trust service
 // under the data dir ($TRUSTDESK_DATA_DIR or ~/.trustdesk/server).
 
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, extname, isAbsolute, join, posix, resolve } from 'node:path';
-import { TrustdeskError } from '../../src/tuf/errors.js';
-import { logLevel } from '../log.js';
+import { extname, isAbsolute, join, posix, resolve } from 'node:path';
+import {
+  configFail as fail,
+  configLookup,
+  configPath,
+  configString,
+  envOverrideNames,
+  isConfigObject as isObject,
+  logLevel,
+  lowerKeys,
+  readConfigFile,
+  type RawConfig as Raw,
+} from '../../src/service/plumbing.js';
 import { DEFAULT_SQLITE_FILE } from '../storage/open.js';
 
 export type StorageBackend = 'memory' | 'sqlite' | 'postgres' | 'mysql';
@@ -115,46 +124,12 @@ export const KNOWN_KEYS = [
   'repositories.gun_prefixes',
 ] as const;
 
-function fail(message: string): never {
-  throw new TrustdeskError('ERR_CONFIG', message);
-}
-
-type Raw = Record<string, unknown>;
-
-function isObject(v: unknown): v is Raw {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function lowerKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(lowerKeys);
-  if (!isObject(v)) return v;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toLowerCase(), lowerKeys(x)]));
-}
-
 export function envNames(key: string): [string, string] {
-  const suffix = key.toUpperCase().replaceAll('.', '_');
-  return [`TRUSTDESK_SERVER_${suffix}`, `NOTARY_SERVER_${suffix}`];
-}
-
-/** Raw settings after env overrides: a lookup of dotted keys. */
-function settings(raw: Raw, env: NodeJS.ProcessEnv): (key: string) => unknown {
-  return (key) => {
-    for (const name of envNames(key)) {
-      const v = env[name];
-      if (v !== undefined && v !== '') return v;
-    }
-    let v: unknown = raw;
-    for (const part of key.split('.')) v = isObject(v) ? v[part] : undefined;
-    return v;
-  };
+  return envOverrideNames('SERVER', key);
 }
 
 function str(get: (k: string) => unknown, key: string): string | undefined {
-  const v = get(key);
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  fail(`${key}: must be a string`);
+  return configString(get(key), key);
 }
 
 function int(
@@ -217,11 +192,8 @@ export interface ParseOptions {
 export function parseServerConfig(rawIn: unknown, opts: ParseOptions): ServerConfig {
   if (!isObject(rawIn)) fail('the configuration must be a JSON object');
   const raw = lowerKeys(rawIn) as Raw;
-  const get = settings(raw, opts.env);
-  const path = (key: string): string | undefined => {
-    const p = str(get, key);
-    return p === undefined ? undefined : isAbsolute(p) ? p : resolve(opts.baseDir, p);
-  };
+  const get = configLookup(raw, opts.env, envNames);
+  const path = (key: string): string | undefined => configPath(opts.baseDir, str(get, key));
 
   const addr = str(get, 'server.http_addr');
   if (!addr) fail('http listen address required for server (server.http_addr)');
@@ -360,34 +332,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   const ext = extname(file).toLowerCase();
   if (ext !== '.json' && ext !== '')
     fail(`${file}: only JSON config files are supported (Go's notary-server fixtures are JSON)`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TrustdeskError(
-      'ERR_CONFIG',
-      `Could not read config at ${file}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new TrustdeskError('ERR_CONFIG', `${file}: not valid JSON: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-  const abs = resolve(file);
-  try {
-    return parseServerConfig(raw, { baseDir: dirname(abs), env, file: abs });
-  } catch (e) {
-    if (e instanceof TrustdeskError && e.code === 'ERR_CONFIG')
-      throw new TrustdeskError('ERR_CONFIG', `${file}: ${e.message}`, { cause: e });
-    throw e;
-  }
+  return readConfigFile(file, (raw, where) => parseServerConfig(raw, { ...where, env }));
 }
 
 /** The data dir of the embedded setup: $TRUSTDESK_DATA_DIR or ~/.trustdesk/server. */

@@ -11,7 +11,7 @@
 import pg from 'pg';
 import { TrustdeskError } from '../../src/tuf/errors.js';
 import { POSTGRES_SCHEMA, ROW_COLUMNS } from './schema.js';
-import { parseDbTime } from './sqlite.js';
+import { INSERT_COLUMNS, insertValues, LIVE, type SqlKeyRow, toRow } from './sql-rows.js';
 import {
   rotationConflict,
   storeFailed,
@@ -21,33 +21,9 @@ import {
   type PrivateUpdate,
 } from './types.js';
 
-interface PgRow {
-  key_id: string;
-  algorithm: string;
-  gun: string;
-  role: string;
-  public: Buffer;
-  private: Buffer;
-  passphrase_alias: string;
-  encryption_alg: string;
-  keywrap_alg: string;
+interface PgRow extends SqlKeyRow {
   last_used: Date | null;
   deleted_at?: Date | null;
-}
-
-function toRow(r: PgRow): KeyRow {
-  return {
-    keyId: r.key_id,
-    algorithm: r.algorithm,
-    gun: r.gun,
-    role: r.role,
-    publicBytes: new Uint8Array(r.public),
-    private: r.private.toString('utf8'),
-    passphraseAlias: r.passphrase_alias,
-    encryptionAlg: r.encryption_alg,
-    keywrapAlg: r.keywrap_alg,
-    lastUsedMs: parseDbTime(r.last_used),
-  };
 }
 
 /** Connection-level failures: refused/reset/timeouts, SQLSTATE classes 08 and 53, shutdowns. */
@@ -63,7 +39,6 @@ function isUnavailable(e: unknown): boolean {
   return /Connection terminated|timeout exceeded|Query read timeout|connection timeout/i.test(msg);
 }
 
-const LIVE = 'deleted_at IS NULL';
 const SCHEMA_LOCK = 0x7d5167; // pg_advisory_xact_lock key for CREATE TABLE
 
 export interface PostgresKeyStoreOptions {
@@ -163,21 +138,9 @@ export class PostgresKeyStore implements KeyStore {
     const now = new Date();
     await this.#query(
       'key insert',
-      `INSERT INTO private_keys (created_at, updated_at, key_id, encryption_alg, keywrap_alg,
-       algorithm, passphrase_alias, gun, role, public, private)
+      `INSERT INTO private_keys (${INSERT_COLUMNS})
        VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        now,
-        row.keyId,
-        row.encryptionAlg,
-        row.keywrapAlg,
-        row.algorithm,
-        row.passphraseAlias,
-        row.gun,
-        row.role,
-        Buffer.from(row.publicBytes),
-        Buffer.from(row.private, 'utf8'),
-      ],
+      [now, ...insertValues(row)],
     );
   }
 

@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TrustdeskError } from '../../src/tuf/errors.js';
 import { ROW_COLUMNS, SQLITE_SCHEMA } from './schema.js';
+import { INSERT_COLUMNS, insertValues, LIVE, type SqlKeyRow, toRow } from './sql-rows.js';
 import {
   rotationConflict,
   storeFailed,
@@ -20,43 +21,9 @@ import {
 const UNAVAILABLE =
   /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM|PROTOCOL|NOTADB|CORRUPT)/;
 
-interface SqliteRow {
-  key_id: string;
-  algorithm: string;
-  gun: string;
-  role: string;
-  public: Buffer;
-  private: Buffer;
-  passphrase_alias: string;
-  encryption_alg: string;
-  keywrap_alg: string;
+interface SqliteRow extends SqlKeyRow {
   last_used: string | null;
 }
-
-/** Go writes "2006-01-02 15:04:05.999999999-07:00", we write ISO 8601 UTC; any time is "used". */
-export function parseDbTime(v: string | Date | null): number | null {
-  if (v === null) return null;
-  if (v instanceof Date) return v.getTime();
-  const ms = Date.parse(v.replace(' ', 'T'));
-  return Number.isNaN(ms) ? 0 : ms;
-}
-
-function toRow(r: SqliteRow): KeyRow {
-  return {
-    keyId: r.key_id,
-    algorithm: r.algorithm,
-    gun: r.gun,
-    role: r.role,
-    publicBytes: new Uint8Array(r.public),
-    private: r.private.toString('utf8'),
-    passphraseAlias: r.passphrase_alias,
-    encryptionAlg: r.encryption_alg,
-    keywrapAlg: r.keywrap_alg,
-    lastUsedMs: parseDbTime(r.last_used),
-  };
-}
-
-const LIVE = 'deleted_at IS NULL';
 
 export class SqliteKeyStore implements KeyStore {
   readonly name = 'sqlite';
@@ -81,8 +48,7 @@ export class SqliteKeyStore implements KeyStore {
          AND last_used IS NULL AND ${LIVE} ORDER BY key_id LIMIT 1`,
       ),
       insert: prepare(
-        `INSERT INTO private_keys (created_at, updated_at, key_id, encryption_alg, keywrap_alg,
-         algorithm, passphrase_alias, gun, role, public, private)
+        `INSERT INTO private_keys (${INSERT_COLUMNS})
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       get: prepare(`SELECT ${ROW_COLUMNS} FROM private_keys WHERE key_id = ? AND ${LIVE}`),
@@ -142,19 +108,7 @@ export class SqliteKeyStore implements KeyStore {
   insert(row: KeyRow): Promise<void> {
     return this.#run('key insert', () => {
       const now = new Date().toISOString();
-      this.#stmt.insert.run(
-        now,
-        now,
-        row.keyId,
-        row.encryptionAlg,
-        row.keywrapAlg,
-        row.algorithm,
-        row.passphraseAlias,
-        row.gun,
-        row.role,
-        Buffer.from(row.publicBytes),
-        Buffer.from(row.private, 'utf8'),
-      );
+      this.#stmt.insert.run(now, now, ...insertValues(row));
     });
   }
 
