@@ -15,7 +15,7 @@ import { open, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TrustdeskError } from '../tuf/errors.js';
 import { KeyObjectSigner } from '../tuf/key-object-signer.js';
-import { type PublicKey, type Signer } from '../tuf/keys.js';
+import type { PublicKey, Signer } from '../tuf/keys.js';
 import { atomicWrite, ensurePrivateDir, isTempName, type AtomicWriteHooks } from './atomic-file.js';
 import { KdfMemoryError, defaultCostForRole, reducedAfterFailure, type KdfCost } from './kdf.js';
 import { openKeyFile, parseKeyFile, sealKeyFile, type ParsedKeyFile } from './keyfile-format.js';

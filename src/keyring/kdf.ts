@@ -7,9 +7,20 @@
 // Reading always uses the parameters recorded in the file, within READ_LIMITS (a file that asks
 // for absurd resources is treated as corrupt before any KDF runs).
 
-import argon2 from 'argon2';
+import type * as Argon2 from 'argon2';
+import { createRequire } from 'node:module';
 import { freemem } from 'node:os';
 import { TrustdeskError } from '../tuf/errors.js';
+
+/**
+ * The argon2 native addon, loaded on the first derivation (listing keys never needs it). A
+ * CommonJS package, so `require`: an ESM import would first scan its source for exports.
+ */
+let argon2Module: typeof Argon2 | undefined;
+function argon2(): typeof Argon2 {
+  argon2Module ??= createRequire(import.meta.url)('argon2') as typeof Argon2;
+  return argon2Module;
+}
 
 export type KdfProfileName = 'interactive' | 'ceremony' | 'ceremony-reduced' | 'custom';
 
@@ -104,8 +115,9 @@ export async function deriveKeys(
 ): Promise<Buffer> {
   const pass = Buffer.from(passphrase, 'utf8');
   try {
-    return await argon2.hash(pass, {
-      type: argon2.argon2id,
+    const { hash, argon2id } = argon2();
+    return await hash(pass, {
+      type: argon2id,
       raw: true,
       version: ARGON2_VERSION,
       salt: Buffer.from(salt),

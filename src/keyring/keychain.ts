@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { TrustdeskError } from '../tuf/errors.js';
 import { KeyObjectSigner } from '../tuf/key-object-signer.js';
-import { type PublicKey } from '../tuf/keys.js';
+import type { PublicKey } from '../tuf/keys.js';
 import { formatRfc3339 } from '../tuf/metadata.js';
 import {
   DEFAULT_KEYCHAIN_TIMEOUT_MS,

@@ -16,7 +16,7 @@
 import { entropyToMnemonic, mnemonicToEntropy } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { TrustdeskError } from '../tuf/errors.js';
-import { type PublicKey } from '../tuf/keys.js';
+import type { PublicKey } from '../tuf/keys.js';
 import {
   materialFromRawSecret,
   materialMatches,

@@ -12,16 +12,30 @@
 // - Only P-256 EC keys are understood (what Notary generates and YubiKey PIV slot 9c holds).
 
 import { createPublicKey } from 'node:crypto';
-import pkcs11js from 'pkcs11js';
+import { createRequire } from 'node:module';
+import type * as Pkcs11js from 'pkcs11js';
 import { derBitString, derOid, derSequence, parseDer, readOctetString } from '../tuf/der.js';
 import { TrustdeskError, type ErrorCode } from '../tuf/errors.js';
 import { PublicKey } from '../tuf/keys.js';
-import { type Pkcs11UriAttributes } from './types.js';
+import type { Pkcs11UriAttributes } from './types.js';
 
-export type Pkcs11Lib = pkcs11js.PKCS11;
+export type Pkcs11Lib = Pkcs11js.PKCS11;
 export type Handle = Buffer;
-/** pkcs11js's namespace object holds the CK* constants (default import; see toolchain.md). */
-export const CK = pkcs11js;
+
+/**
+ * The pkcs11js native addon, loaded when a token is first used: every keyring lists this
+ * backend (its public sidecars), and most never touch a token. `require`, as it is CommonJS.
+ */
+let addon: typeof Pkcs11js | undefined;
+function pkcs11js(): typeof Pkcs11js {
+  addon ??= createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11js;
+  return addon;
+}
+
+/** pkcs11js's namespace object holds the CK* constants (see toolchain.md); read on use. */
+export const CK = new Proxy({} as typeof Pkcs11js, {
+  get: (_, name) => Reflect.get(pkcs11js(), name) as unknown,
+});
 
 /** DER OID prime256v1 — the value of CKA_EC_PARAMS for P-256. */
 export const P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
@@ -149,7 +163,7 @@ export class Pkcs11Module {
       known.#refs++;
       return known;
     }
-    const lib = new pkcs11js.PKCS11();
+    const lib = new (pkcs11js().PKCS11)();
     try {
       lib.load(path);
     } catch (e) {

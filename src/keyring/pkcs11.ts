@@ -40,7 +40,7 @@ import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { sha256 } from '../tuf/encoding.js';
 import { TrustdeskError } from '../tuf/errors.js';
-import { type PublicKey, type Signer } from '../tuf/keys.js';
+import type { PublicKey, Signer } from '../tuf/keys.js';
 import { formatRfc3339 } from '../tuf/metadata.js';
 import {
   CK,

@@ -10,9 +10,9 @@
 //   are refused; values are percent-decoded (`id` to raw bytes). A token is selected by
 //   label/serial, never by slot (slot-id is parsed but backends must not rely on it alone).
 
-import { type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { TrustdeskError } from '../tuf/errors.js';
-import { type PublicKey, type Signer } from '../tuf/keys.js';
+import type { PublicKey, Signer } from '../tuf/keys.js';
 
 export type KeyBackendName = 'file' | 'keychain' | 'pkcs11';
 export const KEY_BACKENDS: readonly KeyBackendName[] = ['file', 'keychain', 'pkcs11'];

@@ -41,6 +41,9 @@
 // When the role is updated, that copy is verified with the same keys, expiry ignored — an expired
 // timestamp or snapshot still proves that its version was issued — and becomes the floor. A copy
 // that no longer verifies (keys rotated, corrupted cache) gives no floor, as with Go's old builder.
+// A copy byte-identical to the new file (the usual case: nothing changed on the server) is the
+// new file itself, which just passed the same verification, so it is not parsed and verified a
+// second time; the new file still goes through every rule above, expiry and version included.
 // Unlike python-tuf, an expired but valid *new* timestamp/snapshot is not kept as a floor: errors
 // never change the set, and the cached copies already give the floors that matter.
 
@@ -255,7 +258,7 @@ export class TrustedMetadataSet {
       'timestamp',
       md,
       held?.metadata,
-      this.#floor('timestamp', parseTimestamp, verifier),
+      this.#floor('timestamp', md, parseTimestamp, verifier),
     );
     this.#checkExpiry('timestamp', md);
     this.#timestamp = v;
@@ -274,7 +277,12 @@ export class TrustedMetadataSet {
     const md = parseSnapshot(bytes);
     const verifier = rootRoleVerifier(this.#root.verified, 'snapshot');
     const v = verifyThreshold(md, 'snapshot', verifier);
-    checkVersion('snapshot', md, held?.metadata, this.#floor('snapshot', parseSnapshot, verifier));
+    checkVersion(
+      'snapshot',
+      md,
+      held?.metadata,
+      this.#floor('snapshot', md, parseSnapshot, verifier),
+    );
     this.#checkExpiry('snapshot', md);
     const rootMeta = md.signed.meta.get('root') as FileMeta; // parseSnapshot requires it
     try {
@@ -334,7 +342,7 @@ export class TrustedMetadataSet {
     const parse = (raw: Uint8Array) => parseTargets(raw, { role });
     const md = parse(bytes);
     const v = verifyThreshold(md, role, verifier);
-    checkVersion(role, md, held?.verified.metadata, this.#floor(role, parse, verifier));
+    checkVersion(role, md, held?.verified.metadata, this.#floor(role, md, parse, verifier));
     this.#checkExpiry(role, md);
     this.#targets.set(role, { verified: v, paths });
     return v;
@@ -417,14 +425,19 @@ export class TrustedMetadataSet {
     }
   }
 
-  /** The previous session's copy of `role`, if it still verifies with `verifier`. */
+  /**
+   * The previous session's copy of `role`, if it still verifies with `verifier`. `candidate` is
+   * the new file, already verified with `verifier`: an identical copy is that file.
+   */
   #floor<T extends AnySigned>(
     role: string,
+    candidate: Metadata<T>,
     parse: (raw: Uint8Array) => Metadata<T>,
     verifier: RoleVerifier,
   ): Metadata<T> | undefined {
     const raw = this.#previous.get(role);
     if (!raw) return undefined;
+    if (bytesEqual(raw, candidate.raw)) return candidate;
     try {
       const md = parse(raw);
       verifyThreshold(md, role, verifier);

@@ -8,13 +8,26 @@ import type { PublishResult, Staged } from '../../client/repository.js';
 import type { TargetEntry } from '../../client/update/repository-view.js';
 import { errorJson } from '../output.js';
 
-/** Go's tabwriter.NewWriter(w, 4, 4, 4, ' ', 0) with a dashed line under the header. */
+/**
+ * Go's tabwriter.NewWriter(w, 4, 4, 4, ' ', 0) with a dashed line under the header. Plain loops:
+ * `list` prints one row per target, tens of thousands of them.
+ */
 export function goTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [head, head.map((h) => '-'.repeat(h.length)), ...rows];
-  const widths = head.map((_, i) => Math.max(4, ...all.map((r) => (r[i] ?? '').length + 4)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('');
-  return all.map(line).join('\n') + '\n';
+  const widths = head.map((h) => Math.max(4, h.length + 4));
+  for (const r of rows) {
+    for (let i = 0; i < widths.length; i++) {
+      const w = (r[i] ?? '').length + 4;
+      if (w > (widths[i] as number)) widths[i] = w;
+    }
+  }
+  const line = (cells: readonly string[]): string => {
+    let s = '';
+    for (let i = 0; i < cells.length - 1; i++) s += (cells[i] as string).padEnd(widths[i] ?? 0);
+    return s + (cells[cells.length - 1] ?? '') + '\n';
+  };
+  let out = line(head) + line(head.map((h) => '-'.repeat(h.length)));
+  for (const r of rows) out += line(r);
+  return out;
 }
 
 export interface ChangeJson {

@@ -28,7 +28,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { TrustdeskError } from '../../tuf/errors.js';
-import { type TrustPinning } from '../../tuf/root-trust.js';
+import type { TrustPinning } from '../../tuf/root-trust.js';
 import { credentialsFromEnv, type BasicCredentials } from './credentials.js';
 
 export const DEFAULT_SERVER_URL = 'https://notary-server:4443';

@@ -13,9 +13,9 @@
 //   - credentials come from NOTARY_AUTH or an injected provider (the prompter), asked once.
 
 import { TrustdeskError } from '../../tuf/errors.js';
-import { type BasicCredentials } from '../config/credentials.js';
+import type { BasicCredentials } from '../config/credentials.js';
 import { RemoteError } from './errors.js';
-import { type HttpTransport } from './http.js';
+import type { HttpTransport } from './http.js';
 
 export interface Challenge {
   /** Lower-cased scheme: `bearer`, `basic`. */

@@ -16,8 +16,15 @@
 //     never for loopback hosts (as Go's ProxyFromEnvironment); plain http targets are forwarded
 //     through an http proxy without a tunnel, https targets use CONNECT.
 
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
-import { type TrustdeskError } from '../../tuf/errors.js';
+import type { Dispatcher } from 'undici';
+// undici's package entry loads all of undici (fetch, WebSocket, mocks, caches, interceptors) —
+// 60–130 ms of every CLI process that goes online. The transport needs only these files of the
+// pinned undici version (typed in undici-lib.d.ts); the CLI build bundles them into its one file
+// (scripts/bundle-cli.mjs). test/client/remote*.test.ts run them for real.
+import Agent from 'undici/lib/dispatcher/agent.js';
+import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+import undiciRequest from 'undici/lib/api/api-request.js';
+import type { TrustdeskError } from '../../tuf/errors.js';
 import {
   ERROR_BODY_LIMIT,
   RemoteError,
@@ -258,11 +265,14 @@ export class HttpTransport {
     let duringBody = false;
     let status: number | undefined;
     try {
-      const res = await request(req.url, {
+      const url = new URL(req.url);
+      // undici's `request(url, opts)` without its URL helper: the dispatcher's request API.
+      const res = await undiciRequest.call(this.#dispatcher, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: req.method,
         headers: req.headers,
         body: req.body,
-        dispatcher: this.#dispatcher,
         signal,
         headersTimeout: this.#timeouts.headersMs,
         bodyTimeout: this.#timeouts.bodyIdleMs,

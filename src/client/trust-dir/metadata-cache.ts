@@ -13,9 +13,9 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { TrustdeskError } from '../../tuf/errors.js';
-import { type AnySigned } from '../../tuf/metadata.js';
+import type { AnySigned } from '../../tuf/metadata.js';
 import { isValidRole } from '../../tuf/roles.js';
-import { type Verified } from '../../tuf/verify.js';
+import type { Verified } from '../../tuf/verify.js';
 import { atomicWrite, ensurePrivateDir, fsyncDir } from '../../keyring/atomic-file.js';
 import { checkGun } from './gun.js';
 

@@ -1,7 +1,7 @@
 // What an update reports while it runs (the TUI shows progress, script mode prints warnings).
 
-import { type ErrorCode } from '../../tuf/errors.js';
-import { type RemoteEvent } from '../remote/remote-store.js';
+import type { ErrorCode } from '../../tuf/errors.js';
+import type { RemoteEvent } from '../remote/remote-store.js';
 
 export type UpdateEvent =
   /** A file came from the server (its name as requested, without `.json`). */

@@ -2,11 +2,11 @@
 // it comes from the TrustedMetadataSet, i.e. from verified metadata only.
 
 import { toHex } from '../../tuf/encoding.js';
-import { type TrustdeskError } from '../../tuf/errors.js';
-import { type JsonValue } from '../../tuf/json.js';
-import { type AnySigned, type FileMeta } from '../../tuf/metadata.js';
-import { type TrustedMetadataSet } from '../../tuf/trusted-set.js';
-import { type Verified } from '../../tuf/verify.js';
+import type { TrustdeskError } from '../../tuf/errors.js';
+import type { JsonValue } from '../../tuf/json.js';
+import type { AnySigned, FileMeta } from '../../tuf/metadata.js';
+import type { TrustedMetadataSet } from '../../tuf/trusted-set.js';
+import type { Verified } from '../../tuf/verify.js';
 
 export interface TargetEntry {
   name: string;

@@ -32,7 +32,7 @@ import { TrustdeskError, isTrustdeskError, type ErrorCode } from '../../tuf/erro
 import { bytesEqual, toHex } from '../../tuf/encoding.js';
 import { checkFileMeta } from '../../tuf/filemeta.js';
 import { parseRoot, type AnySigned, type FileMeta } from '../../tuf/metadata.js';
-import { type TrustPinning } from '../../tuf/root-trust.js';
+import type { TrustPinning } from '../../tuf/root-trust.js';
 import {
   DEFAULT_SIZE_LIMITS,
   RootChangedError,
@@ -40,12 +40,12 @@ import {
   type SizeLimits,
   type TrustedSetOptions,
 } from '../../tuf/trusted-set.js';
-import { type Verified } from '../../tuf/verify.js';
+import type { Verified } from '../../tuf/verify.js';
 import { RemoteError } from '../remote/errors.js';
 import { consistentName, type RemoteRepository } from '../remote/remote-store.js';
-import { type MetadataCache } from '../trust-dir/metadata-cache.js';
+import type { MetadataCache } from '../trust-dir/metadata-cache.js';
 import { checkGun } from '../trust-dir/gun.js';
-import { type UpdateEvent } from './events.js';
+import type { UpdateEvent } from './events.js';
 import { RepositoryView, type ExpiryNotice, type SkippedRole } from './repository-view.js';
 
 export interface UpdateOptions {
