@@ -22,6 +22,7 @@ import {
   HostileServer,
   type AuthOptions,
   type HostileServerOptions,
+  type Misbehaviour,
 } from '../support/hostile-server.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 import { RepoSim } from '../support/repo-sim.js';
@@ -310,63 +311,63 @@ describe('size caps and broken bodies', () => {
     }
   });
 
-  test('a truncated body is a network error during the body, not retried', async () => {
-    const r = await rig();
-    try {
-      r.srv.when('timestamp.json', { kind: 'truncated' });
-      const e = await refused(
-        r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20),
-        'ERR_NETWORK',
-      );
-      assert.equal(e.duringBody, true);
-      assert.equal(r.srv.files().length, 1);
-    } finally {
-      await done(r);
-    }
-  });
-
-  test('a drip-fed body is cut off by the overall deadline', async () => {
-    const r = await rig({ timeouts: { requestMs: 200 } });
-    try {
-      r.srv.when('timestamp.json', { kind: 'slow', chunkBytes: 1, intervalMs: 20 });
-      const e = await refused(
-        r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20),
-        'ERR_TIMEOUT',
-      );
-      assert.equal(e.duringBody, true);
-    } finally {
-      await done(r);
-    }
-  });
-
-  test('a stalled body is cut off by the idle timeout', async () => {
-    const r = await rig({ timeouts: { bodyIdleMs: 100 } });
-    try {
-      r.srv.when('timestamp.json', { kind: 'slow', chunkBytes: 10, intervalMs: 600_000 });
-      const e = await refused(
-        r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20),
-        'ERR_TIMEOUT',
-      );
-      assert.equal(e.duringBody, true);
-    } finally {
-      await done(r);
-    }
-  });
-
-  test('missing headers hit the headers timeout (then GETs are retried)', async () => {
-    const r = await rig({ timeouts: { headersMs: 100 }, retry: { attempts: 2, baseDelayMs: 0 } });
-    try {
-      r.srv.when('timestamp.json', { kind: 'hang' });
-      const e = await refused(
-        r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20),
-        'ERR_TIMEOUT',
-      );
-      assert.equal(e.duringBody, false);
-      assert.equal(r.srv.files().length, 2);
-    } finally {
-      await done(r);
-    }
-  });
+  // Broken bodies and headers on GET timestamp.json: the error code, whether it came during the
+  // body, and (where given) how many requests the server saw.
+  const broken: Array<{
+    name: string;
+    opts: Partial<RemoteServerOptions>;
+    behaviour: Misbehaviour;
+    code: ErrorCode;
+    duringBody: boolean;
+    requests?: number;
+  }> = [
+    {
+      name: 'a truncated body is a network error during the body, not retried',
+      opts: {},
+      behaviour: { kind: 'truncated' },
+      code: 'ERR_NETWORK',
+      duringBody: true,
+      requests: 1,
+    },
+    {
+      name: 'a drip-fed body is cut off by the overall deadline',
+      opts: { timeouts: { requestMs: 200 } },
+      behaviour: { kind: 'slow', chunkBytes: 1, intervalMs: 20 },
+      code: 'ERR_TIMEOUT',
+      duringBody: true,
+    },
+    {
+      name: 'a stalled body is cut off by the idle timeout',
+      opts: { timeouts: { bodyIdleMs: 100 } },
+      behaviour: { kind: 'slow', chunkBytes: 10, intervalMs: 600_000 },
+      code: 'ERR_TIMEOUT',
+      duringBody: true,
+    },
+    {
+      name: 'missing headers hit the headers timeout (then GETs are retried)',
+      opts: { timeouts: { headersMs: 100 }, retry: { attempts: 2, baseDelayMs: 0 } },
+      behaviour: { kind: 'hang' },
+      code: 'ERR_TIMEOUT',
+      duringBody: false,
+      requests: 2,
+    },
+  ];
+  for (const c of broken) {
+    test(c.name, async () => {
+      const r = await rig(c.opts);
+      try {
+        r.srv.when('timestamp.json', c.behaviour);
+        const e = await refused(
+          r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20),
+          c.code,
+        );
+        assert.equal(e.duringBody, c.duringBody);
+        if (c.requests !== undefined) assert.equal(r.srv.files().length, c.requests);
+      } finally {
+        await done(r);
+      }
+    });
+  }
 });
 
 describe('retries only for idempotent GETs', () => {
@@ -388,33 +389,27 @@ describe('retries only for idempotent GETs', () => {
     }
   });
 
-  test('GET: gives up after the configured attempts', async () => {
-    const r = await rig({ retry: { attempts: 3, baseDelayMs: 0 } });
-    try {
-      r.srv.when('timestamp.json', { kind: 'status', status: 502 });
-      await refused(
-        r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20),
-        'ERR_SERVER_UNAVAILABLE',
-      );
-      assert.equal(r.srv.files().length, 3);
-    } finally {
-      await done(r);
-    }
-  });
-
-  test('GET: 4xx is never retried', async () => {
-    const r = await rig({ retry: { attempts: 3, baseDelayMs: 0 } });
-    try {
-      r.srv.when('timestamp.json', { kind: 'status', status: 404 });
-      await refused(
-        r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20),
-        'ERR_NOT_FOUND',
-      );
-      assert.equal(r.srv.files().length, 1);
-    } finally {
-      await done(r);
-    }
-  });
+  const notRetried: Array<{ name: string; status: number; code: ErrorCode; requests: number }> = [
+    {
+      name: 'GET: gives up after the configured attempts',
+      status: 502,
+      code: 'ERR_SERVER_UNAVAILABLE',
+      requests: 3,
+    },
+    { name: 'GET: 4xx is never retried', status: 404, code: 'ERR_NOT_FOUND', requests: 1 },
+  ];
+  for (const c of notRetried) {
+    test(c.name, async () => {
+      const r = await rig({ retry: { attempts: 3, baseDelayMs: 0 } });
+      try {
+        r.srv.when('timestamp.json', { kind: 'status', status: c.status });
+        await refused(r.server.repository(GUN, 'pull').getMetadata('timestamp', 1 << 20), c.code);
+        assert.equal(r.srv.files().length, c.requests);
+      } finally {
+        await done(r);
+      }
+    });
+  }
 
   const once: Array<{ name: string; run: (r: Rig) => Promise<unknown>; method: string }> = [
     {

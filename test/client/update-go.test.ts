@@ -5,23 +5,15 @@
 // contact, from a warm cache, and across the root rotation — and that it lists the same targets.
 // Skips locally without the Go binaries; fails under CI=true (test/support/services.ts).
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RemoteServer } from '../../src/client/remote/remote-store.js';
 import { MetadataCache } from '../../src/client/trust-dir/metadata-cache.js';
 import { updateRepository } from '../../src/client/update/updater.js';
-import {
-  GoNotaryCli,
-  hasGoNotary,
-  startNotaryServer,
-  tempDir,
-  type GoNotaryServer,
-} from '../support/go-notary.js';
-import { requireService } from '../support/services.js';
+import { GoNotaryCli, tempDir, withGoNotaryServer, writeKeyPair } from '../support/go-notary.js';
 
 interface Recorder {
   url: string;
@@ -76,24 +68,11 @@ function metadataFiles(lines: string[], gun: string): string[] {
   return lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
 }
 
-async function withServer(t: TestContext, fn: (srv: GoNotaryServer) => Promise<void>) {
-  if (!requireService(t, hasGoNotary(), 'Go notary and notary-server binaries')) return;
-  const srv = await startNotaryServer();
-  try {
-    await fn(srv);
-  } catch (e) {
-    (e as Error).message += `\n--- notary-server log ---\n${srv.log()}`;
-    throw e;
-  } finally {
-    await srv.stop();
-  }
-}
-
 test(
   'our updater fetches exactly what the Go client fetches and lists the same targets',
   { timeout: 240_000 },
   (t) =>
-    withServer(t, async (srv) => {
+    withGoNotaryServer(t, async (srv) => {
       const gun = 'example.com/interop/updater';
       const work = await tempDir('update-go');
       const proxy = await recordingProxy(srv.url);
@@ -107,30 +86,9 @@ test(
         await publisher.ok(['add', gun, 'alpha', join(work, 'a.txt')]);
         await publisher.ok(['add', gun, 'bravo', join(work, 'b.txt')]);
         await publisher.ok(['publish', gun]);
-        const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-        await writeFile(
-          join(work, 'rel-key.pem'),
-          kp.privateKey.export({ format: 'pem', type: 'pkcs8' }),
-        );
-        await writeFile(
-          join(work, 'rel.pem'),
-          kp.publicKey.export({ format: 'pem', type: 'spki' }),
-        );
-        await publisher.ok([
-          'key',
-          'import',
-          join(work, 'rel-key.pem'),
-          '--role',
-          'targets/releases',
-        ]);
-        await publisher.ok([
-          'delegation',
-          'add',
-          gun,
-          'targets/releases',
-          join(work, 'rel.pem'),
-          '--all-paths',
-        ]);
+        const rel = await writeKeyPair(work, 'rel');
+        await publisher.ok(['key', 'import', rel.priv, '--role', 'targets/releases']);
+        await publisher.ok(['delegation', 'add', gun, 'targets/releases', rel.pub, '--all-paths']);
         await publisher.ok([
           'add',
           gun,

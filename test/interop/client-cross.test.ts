@@ -8,24 +8,68 @@
 //       files) adds a target, rotates the snapshot key and adds a delegation; trustdesk lists and
 //       verifies everything, and a change staged by Go is published by trustdesk.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GoNotaryCli, hasGoNotary, startNotaryServer } from '../support/go-notary.js';
+import {
+  GoNotaryCli,
+  hasGoNotary,
+  startNotaryServer,
+  writeKeyPair,
+  type GoNotaryServer,
+} from '../support/go-notary.js';
 import { requireService } from '../support/services.js';
 import { cheapKeyring, removeDir, runTd, tempDir } from '../client/client-harness.js';
 
 const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
-async function writeKeyPair(dir: string, name: string): Promise<{ priv: string; pub: string }> {
-  const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const priv = join(dir, `${name}-key.pem`);
-  const pub = join(dir, `${name}.pem`);
-  await writeFile(priv, kp.privateKey.export({ format: 'pem', type: 'pkcs8' }));
-  await writeFile(pub, kp.publicKey.export({ format: 'pem', type: 'spki' }));
-  return { priv, pub };
+/** `addhash <gun> <name> <size> --sha256 <hex>` for `text`: the same arguments in both CLIs. */
+const addhash = (gun: string, name: string, text: string): string[] => [
+  'addhash',
+  gun,
+  name,
+  String(Buffer.byteLength(text)),
+  '--sha256',
+  sha256Hex(text),
+];
+
+interface Cross {
+  srv: GoNotaryServer;
+  work: string;
+  goDir: string;
+  tdDir: string;
+  go: GoNotaryCli;
+  /** trustdesk against the server with its own trust dir (HOME is the work dir). */
+  td: (args: string[], input?: string) => ReturnType<typeof runTd>;
+}
+
+/** A Go notary-server and a work dir holding the content files and both clients' trust dirs. */
+async function withCross(
+  t: TestContext,
+  prefix: string,
+  content: Record<string, string>,
+  fn: (c: Cross) => Promise<void>,
+): Promise<void> {
+  if (!requireService(t, hasGoNotary(), 'Go notary and notary-server')) return;
+  const srv = await startNotaryServer();
+  const work = await tempDir(prefix);
+  try {
+    const goDir = join(work, 'go');
+    const tdDir = join(work, 'td');
+    const go = new GoNotaryCli(srv.url, goDir);
+    const td = (args: string[], input?: string) =>
+      runTd(['-s', srv.url, '-d', tdDir, ...args], {
+        env: { HOME: work },
+        ...(input ? { input } : {}),
+      });
+    for (const [k, v] of Object.entries(content)) await writeFile(join(work, k), v);
+    await fn({ srv, work, goDir, tdDir, go, td });
+  } finally {
+    await removeDir(work);
+    await srv.stop();
+  }
 }
 
 /** `trustdesk list` rows as name → role. */
@@ -50,26 +94,14 @@ async function goKeyFiles(trustDir: string): Promise<string[]> {
 test(
   '(a) a repository made and delegated by Go is modified by trustdesk; Go still lists and verifies it',
   { timeout: 180_000 },
-  async (t) => {
-    if (!requireService(t, hasGoNotary(), 'Go notary and notary-server')) return;
-    const srv = await startNotaryServer();
-    const work = await tempDir('cross-a');
-    try {
+  (t) => {
+    const content = {
+      a: 'from go\n',
+      b: 'from trustdesk\n',
+      c: 'staged by trustdesk, published by go\n',
+    };
+    return withCross(t, 'cross-a', content, async ({ work, goDir, tdDir, go, td }) => {
       const gun = 'example.com/c2/cross-go-first';
-      const goDir = join(work, 'go');
-      const tdDir = join(work, 'td');
-      const go = new GoNotaryCli(srv.url, goDir);
-      const td = (args: string[], input?: string) =>
-        runTd(['-s', srv.url, '-d', tdDir, ...args], {
-          env: { HOME: work },
-          ...(input ? { input } : {}),
-        });
-      const content = {
-        a: 'from go\n',
-        b: 'from trustdesk\n',
-        c: 'staged by trustdesk, published by go\n',
-      };
-      for (const [k, v] of Object.entries(content)) await writeFile(join(work, k), v);
 
       // Go: init, a target, a delegation (with its key) and a delegated target.
       const rel = await writeKeyPair(work, 'releases');
@@ -119,16 +151,7 @@ test(
       await go.ok(['add', gun, 'a2', join(work, 'a'), '-p']);
 
       // A change staged by trustdesk in Go's trust dir is published by Go.
-      const staged = await runTd([
-        '-d',
-        goDir,
-        'addhash',
-        gun,
-        'c',
-        String(Buffer.byteLength(content.c)),
-        '--sha256',
-        sha256Hex(content.c),
-      ]);
+      const staged = await runTd(['-d', goDir, ...addhash(gun, 'c', content.c)]);
       assert.equal(staged.code, 0, staged.stderr);
       assert.match(await go.ok(['status', gun]), /create\s+targets\s+target\s+c/);
       await go.ok(['publish', gun]);
@@ -140,37 +163,22 @@ test(
         c: 'targets',
         'rel/a': 'targets/releases',
       });
-    } finally {
-      await removeDir(work);
-      await srv.stop();
-    }
+    });
   },
 );
 
 test(
   '(b) a repository made and delegated by trustdesk is modified by Go; trustdesk still lists and verifies it',
   { timeout: 180_000 },
-  async (t) => {
-    if (!requireService(t, hasGoNotary(), 'Go notary and notary-server')) return;
-    const srv = await startNotaryServer();
-    const work = await tempDir('cross-b');
-    try {
+  (t) => {
+    const content = {
+      a: 'from trustdesk\n',
+      b: 'from go\n',
+      c: 'staged by go, published by trustdesk\n',
+    };
+    return withCross(t, 'cross-b', content, async ({ srv, work, goDir, tdDir, go, td }) => {
       const gun = 'example.com/c2/cross-td-first';
-      const goDir = join(work, 'go');
-      const tdDir = join(work, 'td');
       await mkdir(goDir, { recursive: true });
-      const go = new GoNotaryCli(srv.url, goDir);
-      const td = (args: string[], input?: string) =>
-        runTd(['-s', srv.url, '-d', tdDir, ...args], {
-          env: { HOME: work },
-          ...(input ? { input } : {}),
-        });
-      const content = {
-        a: 'from trustdesk\n',
-        b: 'from go\n',
-        c: 'staged by go, published by trustdesk\n',
-      };
-      for (const [k, v] of Object.entries(content)) await writeFile(join(work, k), v);
 
       // trustdesk: init (root key seeded cheaply), a target, a delegation with a delegated target.
       const keyring = cheapKeyring(tdDir);
@@ -237,14 +245,7 @@ test(
       );
 
       // A change staged by Go in trustdesk's trust dir is published by trustdesk.
-      await new GoNotaryCli(srv.url, tdDir).ok([
-        'addhash',
-        gun,
-        'c',
-        String(Buffer.byteLength(content.c)),
-        '--sha256',
-        sha256Hex(content.c),
-      ]);
+      await new GoNotaryCli(srv.url, tdDir).ok(addhash(gun, 'c', content.c));
       const s = await td(['--json', 'status', gun]);
       assert.deepEqual(
         (s.json().changes as Array<{ path: string }>).map((c) => c.path),
@@ -254,9 +255,6 @@ test(
       assert.equal(p.code, 0, p.stderr);
       assert.equal(await go.ok(['verify', gun, 'c'], content.c), content.c);
       assert.deepEqual((await go.list(gun)).map((x) => x.name).sort(), ['a', 'b', 'c', 'rel/a']);
-    } finally {
-      await removeDir(work);
-      await srv.stop();
-    }
+    });
   },
 );

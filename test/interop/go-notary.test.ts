@@ -7,9 +7,8 @@
 //       adds a target and a delegation.
 // Skips locally without the Go binaries; fails under CI=true (test/support/services.ts).
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileMetaFor, RepoBuilder } from '../../src/tuf/builder.js';
@@ -34,13 +33,11 @@ import {
   fetchMetadata,
   fetchRoleKey,
   GoNotaryCli,
-  hasGoNotary,
-  startNotaryServer,
   tempDir,
   uploadMetadata,
-  type GoNotaryServer,
+  withGoNotaryServer,
+  writeKeyPair,
 } from '../support/go-notary.js';
-import { requireService } from '../support/services.js';
 
 const utf8 = new TextEncoder();
 
@@ -60,24 +57,11 @@ async function inspectOk(args: string[]): Promise<void> {
   assert.ok(doc.report.checks.every((c) => c.ok));
 }
 
-async function withServer(t: TestContext, fn: (srv: GoNotaryServer) => Promise<void>) {
-  if (!requireService(t, hasGoNotary(), 'Go notary and notary-server binaries')) return;
-  const srv = await startNotaryServer();
-  try {
-    await fn(srv);
-  } catch (e) {
-    (e as Error).message += `\n--- notary-server log ---\n${srv.log()}`;
-    throw e;
-  } finally {
-    await srv.stop();
-  }
-}
-
 test(
   '(a) metadata published by the Go CLI verifies with our core and inspect',
   { timeout: 180_000 },
   (t) =>
-    withServer(t, async (srv) => {
+    withGoNotaryServer(t, async (srv) => {
       const gun = 'example.com/interop/go-published';
       const work = await tempDir('interop-a');
       try {
@@ -88,30 +72,9 @@ test(
         await go.ok(['publish', gun]);
 
         // A delegation whose key we make and import into the Go key store (unencrypted PKCS#8).
-        const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-        await writeFile(
-          join(work, 'releases-key.pem'),
-          kp.privateKey.export({ format: 'pem', type: 'pkcs8' }),
-        );
-        await writeFile(
-          join(work, 'releases.pem'),
-          kp.publicKey.export({ format: 'pem', type: 'spki' }),
-        );
-        await go.ok([
-          'key',
-          'import',
-          join(work, 'releases-key.pem'),
-          '--role',
-          'targets/releases',
-        ]);
-        await go.ok([
-          'delegation',
-          'add',
-          gun,
-          'targets/releases',
-          join(work, 'releases.pem'),
-          '--all-paths',
-        ]);
+        const rel = await writeKeyPair(work, 'releases');
+        await go.ok(['key', 'import', rel.priv, '--role', 'targets/releases']);
+        await go.ok(['delegation', 'add', gun, 'targets/releases', rel.pub, '--all-paths']);
         await go.ok(['add', gun, 'release-1', join(work, 'hello.txt'), '-r', 'targets/releases']);
         await go.ok(['publish', gun]);
 
@@ -200,7 +163,7 @@ test(
   '(b) a repository built by our builder is accepted by Go notary-server and listed by the Go CLI',
   { timeout: 180_000 },
   (t) =>
-    withServer(t, async (srv) => {
+    withGoNotaryServer(t, async (srv) => {
       const gun = 'example.com/interop/trustdesk-built';
       const work = await tempDir('interop-b');
       try {

@@ -4,13 +4,15 @@
 // get a role key, multipart upload as notary-protocol §4.2).
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type TestContext } from 'node:test';
 import { parseJson } from '../../src/tuf/json.js';
 import { PublicKey } from '../../src/tuf/keys.js';
 import { freePort } from './free-port.js';
-import { findExecutable } from './services.js';
+import { findExecutable, requireService } from './services.js';
 
 export const NOTARY_SERVER_BIN = findExecutable('notary-server');
 export const NOTARY_BIN = findExecutable('notary');
@@ -151,6 +153,39 @@ export async function startNotaryServer(opts: NotaryServerOptions = {}): Promise
   }
   await rm(dir, { recursive: true, force: true });
   throw new Error(`notary-server did not become healthy:\n${lastLog}`);
+}
+
+/**
+ * Runs `fn` against a fresh memory-backed notary-server (skips locally without the Go binaries,
+ * fails under CI=true); a failure carries the server's log, and the server is always stopped.
+ */
+export async function withGoNotaryServer(
+  t: TestContext,
+  fn: (srv: GoNotaryServer) => Promise<void>,
+): Promise<void> {
+  if (!requireService(t, hasGoNotary(), 'Go notary and notary-server binaries')) return;
+  const srv = await startNotaryServer();
+  try {
+    await fn(srv);
+  } catch (e) {
+    (e as Error).message += `\n--- notary-server log ---\n${srv.log()}`;
+    throw e;
+  } finally {
+    await srv.stop();
+  }
+}
+
+/** A fresh P-256 key pair as `<dir>/<name>-key.pem` (PKCS#8, unencrypted) and `<dir>/<name>.pem`. */
+export async function writeKeyPair(
+  dir: string,
+  name: string,
+): Promise<{ priv: string; pub: string }> {
+  const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const priv = join(dir, `${name}-key.pem`);
+  const pub = join(dir, `${name}.pem`);
+  await writeFile(priv, kp.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  await writeFile(pub, kp.publicKey.export({ format: 'pem', type: 'spki' }));
+  return { priv, pub };
 }
 
 export interface RunResult {
