@@ -27,17 +27,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openMetaStore } from '../server/storage/open.js';
-import { RepoBuilder } from '../src/tuf/builder.js';
 import { utf8Encode } from '../src/tuf/encoding.js';
 import { fileMetaFor } from '../src/tuf/filemeta.js';
-import { KeyObjectSigner } from '../src/tuf/key-object-signer.js';
-import type { Signer } from '../src/tuf/keys.js';
-import { createRootCertificate } from '../src/tuf/x509.js';
 import { startPostgres, type PostgresCluster } from '../test/support/postgres.js';
 import { startNotaryServer, type GoStorage } from '../test/support/go-notary.js';
 import { findExecutable } from '../test/support/services.js';
 import {
   BUILT_SERVER_BIN,
+  serverManagedOwner,
   startTrustdeskServer,
   TufClient,
   type RunningServer,
@@ -201,23 +198,14 @@ async function startFloor(files: ReadonlyMap<string, Uint8Array>): Promise<Bench
 
 /** Publishes root + TARGETS targets; returns a function that publishes one more target. */
 async function publishRepo(client: TufClient): Promise<() => Promise<number>> {
-  const nowMs = Date.now();
-  const rootKey = KeyObjectSigner.generate('ecdsa');
-  const cert = await createRootCertificate(rootKey, GUN, { nowMs });
-  const targetsKey = KeyObjectSigner.generate('ecdsa');
-  const signers = (role: string): Signer[] =>
-    role === 'root'
-      ? [new KeyObjectSigner(rootKey.privateKey, cert)]
-      : role === 'targets'
-        ? [targetsKey]
-        : [];
-  const repo = RepoBuilder.create({
-    gun: GUN,
-    rootKeys: [cert],
-    targetsKeys: [targetsKey.publicKey],
-    snapshotKeys: [await client.serverKey(GUN, 'snapshot')],
-    timestampKeys: [await client.serverKey(GUN, 'timestamp')],
-  });
+  const { repo, signers } = await serverManagedOwner(
+    GUN,
+    {
+      snapshot: await client.serverKey(GUN, 'snapshot'),
+      timestamp: await client.serverKey(GUN, 'timestamp'),
+    },
+    Date.now(),
+  );
   for (let i = 0; i < TARGETS; i++) {
     const name = `releases/app-${i}.tar.gz`;
     repo.addTarget('targets', name, fileMetaFor(utf8Encode(name)));

@@ -23,14 +23,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RepoBuilder } from '../../src/tuf/builder.js';
 import { sha256Hex, toHex, utf8Encode } from '../../src/tuf/encoding.js';
 import { fileMetaFor } from '../../src/tuf/filemeta.js';
-import { KeyObjectSigner } from '../../src/tuf/key-object-signer.js';
 import { type Signer } from '../../src/tuf/keys.js';
 import { parseRoot, parseSnapshot, parseTargets, parseTimestamp } from '../../src/tuf/metadata.js';
-import { createRootCertificate } from '../../src/tuf/x509.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../support/postgres.js';
 import { requireService } from '../support/services.js';
 import {
   errorCode,
+  serverManagedOwner,
   startTrustdeskServer,
   verifyRepository,
   type RunningServer,
@@ -101,22 +100,14 @@ test(
 
       // The owner: root certificate and targets key here, snapshot and timestamp on the servers.
       const nowMs = Date.now();
-      const rootKey = KeyObjectSigner.generate('ecdsa');
-      const cert = await createRootCertificate(rootKey, GUN, { nowMs });
-      const targetsKey = KeyObjectSigner.generate('ecdsa');
-      const signers = (role: string): Signer[] =>
-        role === 'root'
-          ? [new KeyObjectSigner(rootKey.privateKey, cert)]
-          : role === 'targets'
-            ? [targetsKey]
-            : [];
-      const owner = RepoBuilder.create({
-        gun: GUN,
-        rootKeys: [cert],
-        targetsKeys: [targetsKey.publicKey],
-        snapshotKeys: [await a.client.serverKey(GUN, 'snapshot')],
-        timestampKeys: [await b.client.serverKey(GUN, 'timestamp')],
-      });
+      const { repo: owner, signers } = await serverManagedOwner(
+        GUN,
+        {
+          snapshot: await a.client.serverKey(GUN, 'snapshot'),
+          timestamp: await b.client.serverKey(GUN, 'timestamp'),
+        },
+        nowMs,
+      );
       owner.addTarget('targets', 'initial', fileMetaFor(utf8Encode('initial')));
       const initial = await owner.sign({ nowMs, signers });
       const up = await a.client.upload(GUN, initial);

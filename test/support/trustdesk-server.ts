@@ -19,11 +19,14 @@ import { hashPassword } from '../../server/auth/password.js';
 import { parseServerConfig } from '../../server/config/config.js';
 import { createLogger } from '../../server/log.js';
 import { PASSPHRASE_ENV } from '../../server/trust/passphrase.js';
+import { RepoBuilder } from '../../src/tuf/builder.js';
 import { toHex } from '../../src/tuf/encoding.js';
+import { KeyObjectSigner } from '../../src/tuf/key-object-signer.js';
 import { parseJson } from '../../src/tuf/json.js';
-import { PublicKey } from '../../src/tuf/keys.js';
+import { PublicKey, type Signer } from '../../src/tuf/keys.js';
 import { parseRoot } from '../../src/tuf/metadata.js';
 import { TrustedMetadataSet } from '../../src/tuf/trusted-set.js';
+import { createRootCertificate } from '../../src/tuf/x509.js';
 import { IN_CI } from './services.js';
 import type { TestPki } from './pki.js';
 
@@ -535,4 +538,29 @@ export async function startTokenIssuer(
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * A repository owner as the Go CLI is after `key rotate … -r` for snapshot and timestamp: a fresh
+ * root certificate and targets key held here, the snapshot and timestamp keys on the server(s).
+ */
+export async function serverManagedOwner(
+  gun: string,
+  serverKeys: { snapshot: PublicKey; timestamp: PublicKey },
+  nowMs: number,
+): Promise<{ repo: RepoBuilder; signers: (role: string) => Signer[] }> {
+  const rootKey = KeyObjectSigner.generate('ecdsa');
+  const cert = await createRootCertificate(rootKey, gun, { nowMs });
+  const targetsKey = KeyObjectSigner.generate('ecdsa');
+  const rootSigner = new KeyObjectSigner(rootKey.privateKey, cert);
+  const signers = (role: string): Signer[] =>
+    role === 'root' ? [rootSigner] : role === 'targets' ? [targetsKey] : [];
+  const repo = RepoBuilder.create({
+    gun,
+    rootKeys: [cert],
+    targetsKeys: [targetsKey.publicKey],
+    snapshotKeys: [serverKeys.snapshot],
+    timestampKeys: [serverKeys.timestamp],
+  });
+  return { repo, signers };
 }
