@@ -9,6 +9,9 @@
 //   role, gun and createdAt. A wrong passphrase never writes anything.
 // - Root keys use the ceremony KDF profile, others interactive, unless `costFor` is injected;
 //   if argon2id cannot allocate a ceremony profile's memory, a reduced equivalent is recorded.
+// - argon2id goes through a derived-key cache (derived-key-cache.ts; the process-wide one unless
+//   injected): unlocking a key again, or sealing another key under the same passphrase and cost,
+//   costs no KDF run. The passphrase is still checked every time.
 // - Go notary's `*.key` PEM files in the same directory are left alone (import them instead).
 
 import { open, readFile, readdir, stat, unlink } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import { TrustdeskError } from '../tuf/errors.js';
 import { KeyObjectSigner } from '../tuf/key-object-signer.js';
 import type { PublicKey, Signer } from '../tuf/keys.js';
 import { atomicWrite, ensurePrivateDir, isTempName, type AtomicWriteHooks } from './atomic-file.js';
+import { defaultDerivedKeyCache, type DerivedKeyCache } from './derived-key-cache.js';
 import { KdfMemoryError, defaultCostForRole, reducedAfterFailure, type KdfCost } from './kdf.js';
 import { openKeyFile, parseKeyFile, sealKeyFile, type ParsedKeyFile } from './keyfile-format.js';
 import { generateMaterial, keyObjectFromMaterial, publicKeyOfMaterial } from './private-key.js';
@@ -43,6 +47,8 @@ export interface FileBackendOptions {
   /** KDF cost for a new key file of `role` (tests inject a cheap `custom` profile). */
   costFor?: (role: string) => KdfCost;
   hooks?: AtomicWriteHooks;
+  /** Derived-key cache (default: the process-wide one, looked up at each use). */
+  kdfCache?: DerivedKeyCache;
 }
 
 export class FileBackend implements KeyBackend {
@@ -50,11 +56,17 @@ export class FileBackend implements KeyBackend {
   readonly privateDir: string;
   readonly #costFor: (role: string) => KdfCost;
   readonly #hooks: AtomicWriteHooks;
+  readonly #kdfCache: DerivedKeyCache | undefined;
 
   constructor(opts: FileBackendOptions) {
     this.privateDir = resolve(opts.trustDir, 'private');
     this.#costFor = opts.costFor ?? defaultCostForRole;
     this.#hooks = opts.hooks ?? {};
+    this.#kdfCache = opts.kdfCache;
+  }
+
+  get #kdf(): DerivedKeyCache {
+    return this.#kdfCache ?? defaultDerivedKeyCache();
   }
 
   pathFor(keyId: string): string {
@@ -137,7 +149,13 @@ export class FileBackend implements KeyBackend {
     let cost: KdfCost | undefined = this.#costFor(role);
     for (;;) {
       try {
-        return await sealKeyFile(material, passphrase, { role, gun, createdAtMs, cost });
+        return await sealKeyFile(material, passphrase, {
+          role,
+          gun,
+          createdAtMs,
+          cost,
+          kdf: this.#kdf,
+        });
       } catch (e) {
         const smaller: KdfCost | undefined =
           e instanceof KdfMemoryError && cost.profile.startsWith('ceremony')
@@ -198,7 +216,7 @@ export class FileBackend implements KeyBackend {
     const material = await unlockWithPassphrase(
       prompter,
       { role: record.role, gun: record.gun, keyId: record.id },
-      (pass) => openKeyFile(parsed, pass, record.location),
+      (pass) => openKeyFile(parsed, pass, record.location, { kdf: this.#kdf }),
     );
     return { material, parsed };
   }

@@ -104,6 +104,13 @@ export function reducedAfterFailure(failed: KdfCost): KdfCost | undefined {
   return ceremonyCost(failed.memoryKiB * 1024);
 }
 
+let runs = 0;
+
+/** argon2id runs started in this process (tests check what the derived-key cache saves). */
+export function argon2idRuns(): number {
+  return runs;
+}
+
 /**
  * Derives DERIVED_BYTES from the passphrase. The caller wipes the result. A memory allocation
  * failure becomes a clear error (the file's recorded cost cannot be lowered when reading).
@@ -114,6 +121,7 @@ export async function deriveKeys(
   cost: Omit<KdfCost, 'profile'>,
 ): Promise<Buffer> {
   const pass = Buffer.from(passphrase, 'utf8');
+  runs++;
   try {
     const { hash, argon2id } = argon2();
     return await hash(pass, {

@@ -12,7 +12,9 @@
 //   8. AES-256-GCM open with AAD = canonical JSON of every member except "ciphertext" and
 //      "checksum" (the whole header is authenticated)         else ERR_KEYFILE_CORRUPT
 //   9. plaintext is PKCS#8 whose public key equals publicKey  else ERR_KEYFILE_CORRUPT
-// Derived keys and plaintext buffers are wiped after use.
+// Derived keys and plaintext buffers are wiped after use. The KDF may come from a derived-key
+// cache (`kdf` option): unlocking caches a derivation only once step 7 accepted it, and sealing
+// reuses a cached salt for the same passphrase and cost; the file format is the same either way.
 
 import {
   createCipheriv,
@@ -35,6 +37,7 @@ import {
   type KdfCost,
   type KdfProfileName,
 } from './kdf.js';
+import type { KeyFileKdf } from './derived-key-cache.js';
 import { materialMatches, publicKeyOfMaterial } from './private-key.js';
 import { wipe, type KeyAlgorithm, type PrivateKeyMaterial } from './types.js';
 
@@ -263,18 +266,33 @@ function checkValue(checkKey: Uint8Array): Uint8Array {
   );
 }
 
+function checkMatches(derived: Uint8Array, expected: Uint8Array): boolean {
+  return timingSafeEqual(checkValue(derived.subarray(32)), expected);
+}
+
+/** Plain argon2id: every use runs the KDF and every seal draws a fresh salt. */
+const UNCACHED: KeyFileKdf = { derive: deriveKeys, saltFor: () => undefined };
+
+export interface OpenOptions {
+  /** Where derivations come from (default: argon2id every time, no cache). */
+  kdf?: KeyFileKdf;
+}
+
 /** Steps 7–9: the private key, or ERR_BAD_PASSPHRASE / ERR_KEYFILE_CORRUPT. */
 export async function openKeyFile(
   f: ParsedKeyFile,
   passphrase: string,
   what: string,
+  o: OpenOptions = {},
 ): Promise<PrivateKeyMaterial> {
   const { header } = f;
-  const derived = await deriveKeys(passphrase, header.kdf.salt, header.kdf);
+  const expected = header.kdf.check;
+  const derived = await (o.kdf ?? UNCACHED).derive(passphrase, header.kdf.salt, header.kdf, (d) =>
+    checkMatches(d, expected),
+  );
   let plain: Buffer | undefined;
   try {
-    const check = checkValue(derived.subarray(32));
-    if (!timingSafeEqual(check, header.kdf.check)) {
+    if (!checkMatches(derived, expected)) {
       throw new TrustdeskError(
         'ERR_BAD_PASSPHRASE',
         `wrong passphrase for key ${header.keyId.slice(0, 7)} (${what})`,
@@ -317,6 +335,8 @@ export interface SealOptions {
   gun: string;
   createdAtMs: number;
   cost: KdfCost;
+  /** Where derivations and reusable salts come from (default: argon2id, fresh salt). */
+  kdf?: KeyFileKdf;
 }
 
 /** Encrypts `material` under `passphrase` into the JSON file bytes (pretty-printed, LF). */
@@ -327,9 +347,12 @@ export async function sealKeyFile(
 ): Promise<Uint8Array> {
   checkCost(o.cost, 'KDF profile');
   const publicKey = publicKeyOfMaterial(material);
-  const salt = new Uint8Array(randomBytes(SALT_BYTES));
+  const kdf = o.kdf ?? UNCACHED;
+  // A cached salt means a cached derivation: same passphrase + salt + cost = same key. The nonce
+  // stays random per file, so no (key, nonce) pair is ever used twice.
+  const salt = kdf.saltFor(passphrase, o.cost) ?? new Uint8Array(randomBytes(SALT_BYTES));
   const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
-  const derived = await deriveKeys(passphrase, salt, o.cost);
+  const derived = await kdf.derive(passphrase, salt, o.cost);
   try {
     const doc: JsonObject = {
       format: FORMAT_NAME,
