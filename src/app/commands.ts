@@ -5,6 +5,7 @@
 import type { CommandResult, Context, ParsedArgs } from './context.js';
 import { CLIENT_COMMANDS, CLIENT_GLOBAL_OPTIONS } from './commands/client-spec.js';
 import { KEY_COMMAND } from './commands/key-spec.js';
+import { AGENT_COMMAND } from './commands/agent-spec.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -109,6 +110,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   KEY_COMMAND,
   ...CLIENT_COMMANDS,
+  AGENT_COMMAND,
 ];
 
 /** A command by name; two-word commands (`key rotate`) are named with a space. */

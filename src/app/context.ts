@@ -13,6 +13,11 @@ export interface Io {
   cwd: string;
   /** Wall clock in epoch ms; the only clock commands may read (they pass it to src/tuf). */
   nowMs(): number;
+  /**
+   * Cancels the command's network work when it fires (the agent: its caller went away). A
+   * process of its own has none: the process ending cancels everything.
+   */
+  signal?: AbortSignal;
 }
 
 /** Flags every command understands. */

@@ -77,6 +77,19 @@ function locate(argv: readonly string[]): Located {
   };
 }
 
+/**
+ * The command an argv names (`key rotate` for two-word ones; undefined for none) and the global
+ * flags given, found exactly as runCli finds them. Never throws. (The agent decides with it
+ * which invocations it may run.)
+ */
+export function locateCommand(argv: readonly string[]): {
+  command: string | undefined;
+  flags: Located['early'];
+} {
+  const { command, early } = locate(argv);
+  return { command, flags: early };
+}
+
 function parseCommandArgs(
   spec: CommandSpec,
   rest: string[],

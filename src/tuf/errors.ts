@@ -269,6 +269,23 @@ export const ERROR_CODES = {
     category: 'usage',
     hint: 'Fix the named key in the client config file (~/.trustdesk/config.json, -c or TRUSTDESK_CONFIG).',
   },
+  // the per-user agent (src/agent)
+  ERR_AGENT_NOT_RUNNING: {
+    category: 'not-found',
+    hint: 'No trustdesk agent answers on that socket; start one with `trustdesk agent start` (check --socket / TRUSTDESK_AGENT_SOCK).',
+  },
+  ERR_AGENT_RUNNING: {
+    category: 'conflict',
+    hint: 'An agent already serves that socket; use it, or `trustdesk agent stop` it first.',
+  },
+  ERR_AGENT_SOCKET: {
+    category: 'input',
+    hint: 'The agent socket must live in a directory of yours with mode 0700 (not a symlink); fix or remove it, or choose another --socket.',
+  },
+  ERR_AGENT_FAILED: {
+    category: 'internal',
+    hint: 'The agent did not start or answer as expected; see agent.log beside its socket.',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

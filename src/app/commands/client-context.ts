@@ -19,7 +19,13 @@ import {
 import type { Access } from '../../client/remote/auth.js';
 import type { RemoteServer } from '../../client/remote/remote-store.js';
 import { checkGun } from '../../client/trust-dir/gun.js';
-import { Repository, type ClientEvent } from '../../client/repository.js';
+import {
+  Repository,
+  type ClientEvent,
+  type InitOptions,
+  type RotateOptions,
+  type Signal,
+} from '../../client/repository.js';
 import type { Keyring } from '../../keyring/keyring.js';
 import type {
   ConfirmRequest,
@@ -271,7 +277,8 @@ export class ClientSession {
 
   repository(gun: string): Repository {
     const server = this.#server;
-    return new Repository({
+    const signal = this.ctx.io.signal;
+    return new (signal ? cancellable(signal) : Repository)({
       gun,
       trustDir: this.config.trustDir,
       keyring: () => this.keyring(),
@@ -293,6 +300,33 @@ export class ClientSession {
       }
     }
   }
+}
+
+/**
+ * A Repository whose online operations take the Io's signal unless given one (the agent cancels
+ * a command whose caller went away; the commands themselves need not know).
+ */
+function cancellable(signal: AbortSignal): typeof Repository {
+  const o = <T extends Signal>(opts: T | undefined): T =>
+    ({ ...opts, signal: opts?.signal ?? signal }) as T;
+  return class extends Repository {
+    override init(opts?: InitOptions) {
+      return super.init(o(opts));
+    }
+    override publish(opts?: Signal) {
+      return super.publish(o(opts));
+    }
+    override rotateKey(role: string, opts?: RotateOptions) {
+      return super.rotateKey(role, o(opts));
+    }
+    override delete(opts?: { remote?: boolean } & Signal) {
+      return super.delete(o(opts));
+    }
+    // list, lookup, verify and delegations go through update.
+    override update(opts?: Signal) {
+      return super.update(o(opts));
+    }
+  };
 }
 
 /** Runs `fn` with a session and always closes it. */
