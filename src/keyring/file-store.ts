@@ -120,17 +120,28 @@ export class FileBackend implements KeyBackend {
         cause: e,
       });
     }
+    // Headers are read concurrently (a store grows by two keys per repository), results kept in
+    // name order so listings are stable.
+    const paths = names
+      .sort()
+      .filter((n) => !isTempName(n) && n.endsWith(KEYFILE_EXT))
+      .map((n) => join(this.privateDir, n));
+    const read = await Promise.all(
+      paths.map((path) =>
+        this.read(path).then(
+          (r) => ({ path, record: r.record, error: undefined }),
+          (e: unknown) => {
+            if (!(e instanceof TrustdeskError)) throw e;
+            return { path, record: undefined, error: e };
+          },
+        ),
+      ),
+    );
     const keys: KeyRecord[] = [];
     const problems: KeyProblem[] = [];
-    for (const name of names.sort()) {
-      if (isTempName(name) || !name.endsWith(KEYFILE_EXT)) continue;
-      const path = join(this.privateDir, name);
-      try {
-        keys.push((await this.read(path)).record);
-      } catch (e) {
-        if (!(e instanceof TrustdeskError)) throw e;
-        problems.push({ backend: 'file', location: path, error: e });
-      }
+    for (const r of read) {
+      if (r.record) keys.push(r.record);
+      else if (r.error) problems.push({ backend: 'file', location: r.path, error: r.error });
     }
     return { keys, problems };
   }

@@ -30,7 +30,6 @@ import { type PublicKey, type Signer } from './keys.js';
 import {
   formatRfc3339,
   parseFileMeta,
-  parseTargetsSigned,
   type FileMeta,
   type Metadata,
   type RootSigned,
@@ -267,8 +266,19 @@ function freshTargets(): TargetsState {
 }
 
 function targetsStateOf(md: Metadata<TargetsSigned>, role: string): TargetsState {
-  // Re-check the structure for the role it is loaded as (children must be direct children).
-  const typed = parseTargetsSigned(md.signedJson, role);
+  // md.signed passed every structure check when parsed; what depends on the role it is loaded
+  // as is checked again here, as parseTargetsSigned words it (children must be direct children).
+  const typed = md.signed;
+  if (role !== 'targets' && !isDelegationName(role))
+    throw new TufError('ERR_BAD_ROLE', `${JSON.stringify(role)} is not a targets role`);
+  typed.delegations.roles.forEach((d, i) => {
+    if (parentRole(d.name) !== role) {
+      throw new TufError(
+        'ERR_BAD_DELEGATION',
+        `signed.delegations.roles[${i}].name: ${d.name} is not a direct child of ${role}`,
+      );
+    }
+  });
   const json = md.signedJson;
   const rolesJson = jsonObjectOf(json.delegations).roles;
   return {

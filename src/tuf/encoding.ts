@@ -1,6 +1,6 @@
 // Byte helpers: strict standard base64 (Go rejects unpadded or URL-safe input), hex, digests.
 
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { TufError } from './errors.js';
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -37,11 +37,10 @@ export function sha256Hex(b: Uint8Array | string): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
+/** Equal contents, in time independent of where they differ (native: metadata is megabytes). */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
-  return d === 0;
+  return a === b || timingSafeEqual(a, b);
 }
 
 export const utf8Encode = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -32,15 +32,53 @@ export function parseJson(input: Uint8Array | string, what = 'JSON'): JsonValue 
   return v;
 }
 
+/**
+ * parseJson, plus — when the value is an object whose `member` is written in canonical form
+ * (canonical.ts) — that member's exact bytes in `input`: what canonicalBytes(value[member])
+ * would produce, without re-serialising it. Undefined when the member is absent or written any
+ * other way (whitespace, unsorted keys, escapes other than \" and \\, "-0", characters at or
+ * above U+D800 — which also covers invalid UTF-8, decoded to U+FFFD); the caller then
+ * canonicalises the parsed value as usual.
+ */
+export function parseJsonWithCanonicalMember(
+  input: Uint8Array,
+  member: string,
+  what = 'JSON',
+): { value: JsonValue; canonical: Uint8Array | undefined } {
+  const text = utf8.decode(input);
+  const p = new Parser(text, what, member);
+  p.ws();
+  const value = p.value(0);
+  p.ws();
+  if (p.i !== text.length) p.fail('unexpected data after the JSON value');
+  const span = p.span;
+  if (!span) return { value, canonical: undefined };
+  // Valid UTF-8 (no U+FFFD in the span) re-encodes to exactly the bytes it was decoded from,
+  // and the span starts and ends on ASCII characters, so only offsets need converting.
+  const start = p.spanAscii && p.prefixAscii ? span[0] : Buffer.byteLength(text.slice(0, span[0]));
+  const length = p.spanAscii ? span[1] - span[0] : Buffer.byteLength(text.slice(span[0], span[1]));
+  return { value, canonical: input.subarray(start, start + length) };
+}
+
 export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 class Parser {
   i = 0;
+  /** Everything parsed since the last reset is in canonical form (see parseJsonWithCanonicalMember). */
+  clean = true;
+  /** No character at or above U+0080 in strings since the last reset. */
+  ascii = true;
+  /** [start, end) of the tracked top-level member's value, when it was canonical. */
+  span: [number, number] | undefined;
+  spanAscii = true;
+  prefixAscii = true;
   constructor(
     readonly s: string,
     readonly what: string,
+    /** A top-level member whose canonical-ness and extent are tracked. */
+    readonly track?: string,
   ) {}
 
   fail(msg: string, code: 'ERR_BAD_JSON' | 'ERR_NON_CANONICAL' = 'ERR_BAD_JSON'): never {
@@ -55,6 +93,7 @@ class Parser {
       if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
       else break;
     }
+    if (i !== this.i) this.clean = false;
     this.i = i;
   }
 
@@ -111,6 +150,7 @@ class Parser {
       this.fail('integer outside the safe range ±(2^53-1)', 'ERR_NON_CANONICAL');
     }
     this.i = i;
+    if (n === 0 && i - start > 1) this.clean = false; // "-0" is written "0"
     return n === 0 ? 0 : n; // normalise -0
   }
 
@@ -134,9 +174,15 @@ class Parser {
         this.i = i;
         this.fail('raw control character in string');
       }
+      if (c >= 0x80) {
+        this.ascii = false;
+        // Surrogates, U+FFFD (invalid UTF-8) and the range UTF-8 sorts differently from UTF-16.
+        if (c >= 0xd800) this.clean = false;
+      }
       if (c === 0x5c) {
         out += s.slice(chunk, i);
         const e = s.charCodeAt(i + 1);
+        if (e !== 0x22 && e !== 0x5c) this.clean = false; // canonical escapes only " and \
         i += 2;
         switch (e) {
           case 0x22:
@@ -236,6 +282,7 @@ class Parser {
       this.i++;
       return out;
     }
+    let previous: string | undefined;
     for (;;) {
       this.ws();
       if (this.s.charCodeAt(this.i) !== 0x22) this.fail('expected a string key');
@@ -245,11 +292,29 @@ class Parser {
         this.i = keyAt;
         this.fail(`duplicate key ${JSON.stringify(key)}`);
       }
+      // Canonical members are sorted; UTF-16 order is UTF-8 order below U+D800 (else unclean).
+      if (previous !== undefined && previous > key) this.clean = false;
+      previous = key;
       this.ws();
       if (this.s.charCodeAt(this.i) !== 0x3a) this.fail("expected ':'");
       this.i++;
       this.ws();
+      const tracked = depth === 0 && key === this.track;
+      const outerClean = this.clean;
+      const outerAscii = this.ascii;
+      if (tracked) {
+        this.prefixAscii = this.ascii;
+        this.clean = true;
+        this.ascii = true;
+      }
+      const start = this.i;
       const v = this.value(depth + 1);
+      if (tracked) {
+        this.span = this.clean ? [start, this.i] : undefined;
+        this.spanAscii = this.ascii;
+        this.clean = outerClean && this.clean;
+        this.ascii = outerAscii && this.ascii;
+      }
       // A "__proto__" key must be an ordinary own property, never a prototype; plain assignment
       // for the rest keeps V8's fast object shapes.
       if (key === '__proto__') {

@@ -8,7 +8,12 @@
 import { canonicalBytes } from './canonical.js';
 import { TufError } from './errors.js';
 import { fromBase64 } from './encoding.js';
-import { isJsonObject, parseJson, type JsonObject, type JsonValue } from './json.js';
+import {
+  isJsonObject,
+  parseJsonWithCanonicalMember,
+  type JsonObject,
+  type JsonValue,
+} from './json.js';
 import { PublicKey } from './keys.js';
 import { isDelegationName, parentRole, BASE_ROLES, type BaseRole } from './roles.js';
 
@@ -79,7 +84,11 @@ export class Metadata<T extends AnySigned = AnySigned> {
     readonly signedJson: JsonObject,
     readonly signed: T,
     readonly signatures: readonly SignatureEntry[],
-  ) {}
+    /** canonicalBytes(signedJson) when already known (the file wrote `signed` canonically). */
+    canonical?: Uint8Array,
+  ) {
+    this.#canonical = canonical;
+  }
 
   get type(): T['_type'] {
     return this.signed._type;
@@ -357,14 +366,15 @@ function parseEnvelope(
   raw: Uint8Array,
   what: string,
   maxBytes?: number,
-): { signed: JsonObject; signatures: SignatureEntry[] } {
+): { signed: JsonObject; signatures: SignatureEntry[]; canonical: Uint8Array | undefined } {
   if (maxBytes !== undefined && raw.length > maxBytes) {
     throw new TufError(
       'ERR_TOO_LARGE',
       `${what}: ${raw.length} bytes exceeds the limit of ${maxBytes}`,
     );
   }
-  const doc = parseJson(raw, what);
+  // Files written by Notary carry `signed` in canonical form already: its bytes are the message.
+  const { value: doc, canonical } = parseJsonWithCanonicalMember(raw, 'signed', what);
   if (!isJsonObject(doc)) bad(what, 'must be a JSON object');
   // Anything beside `signed` and `signatures` is covered by no signature (Cure53 2018): refuse it.
   for (const k of Object.keys(doc)) {
@@ -383,23 +393,23 @@ function parseEnvelope(
       sig: fromBase64(str(o.sig, `signatures[${i}].sig`), `signatures[${i}].sig`),
     };
   });
-  return { signed, signatures };
+  return { signed, signatures, canonical };
 }
 
 export function parseRoot(raw: Uint8Array, opts: ParseOptions = {}): Metadata<RootSigned> {
   const e = parseEnvelope(raw, 'root', opts.maxBytes);
-  return new Metadata(raw, e.signed, parseRootSigned(e.signed), e.signatures);
+  return new Metadata(raw, e.signed, parseRootSigned(e.signed), e.signatures, e.canonical);
 }
 
 export function parseTargets(raw: Uint8Array, opts: ParseOptions = {}): Metadata<TargetsSigned> {
   const role = opts.role ?? 'targets';
   const e = parseEnvelope(raw, role, opts.maxBytes);
-  return new Metadata(raw, e.signed, parseTargetsSigned(e.signed, role), e.signatures);
+  return new Metadata(raw, e.signed, parseTargetsSigned(e.signed, role), e.signatures, e.canonical);
 }
 
 export function parseSnapshot(raw: Uint8Array, opts: ParseOptions = {}): Metadata<SnapshotSigned> {
   const e = parseEnvelope(raw, 'snapshot', opts.maxBytes);
-  return new Metadata(raw, e.signed, parseSnapshotSigned(e.signed), e.signatures);
+  return new Metadata(raw, e.signed, parseSnapshotSigned(e.signed), e.signatures, e.canonical);
 }
 
 export function parseTimestamp(
@@ -407,7 +417,7 @@ export function parseTimestamp(
   opts: ParseOptions = {},
 ): Metadata<TimestampSigned> {
   const e = parseEnvelope(raw, 'timestamp', opts.maxBytes);
-  return new Metadata(raw, e.signed, parseTimestampSigned(e.signed), e.signatures);
+  return new Metadata(raw, e.signed, parseTimestampSigned(e.signed), e.signatures, e.canonical);
 }
 
 /** Parses any role, dispatching on `signed._type`. For Targets, `opts.role` names the role. */
@@ -416,18 +426,19 @@ export function parseAny(raw: Uint8Array, opts: ParseOptions = {}): Metadata {
   const t = e.signed._type;
   switch (t) {
     case 'Root':
-      return new Metadata(raw, e.signed, parseRootSigned(e.signed), e.signatures);
+      return new Metadata(raw, e.signed, parseRootSigned(e.signed), e.signatures, e.canonical);
     case 'Targets':
       return new Metadata(
         raw,
         e.signed,
         parseTargetsSigned(e.signed, opts.role ?? 'targets'),
         e.signatures,
+        e.canonical,
       );
     case 'Snapshot':
-      return new Metadata(raw, e.signed, parseSnapshotSigned(e.signed), e.signatures);
+      return new Metadata(raw, e.signed, parseSnapshotSigned(e.signed), e.signatures, e.canonical);
     case 'Timestamp':
-      return new Metadata(raw, e.signed, parseTimestampSigned(e.signed), e.signatures);
+      return new Metadata(raw, e.signed, parseTimestampSigned(e.signed), e.signatures, e.canonical);
     default:
       throw new TufError('ERR_WRONG_TYPE', `signed._type: unknown type ${JSON.stringify(t)}`);
   }

@@ -233,6 +233,41 @@ test('unreadable entries are listed with their problem; removal by number and by
   assert.deepEqual(await new FileChangelist(join(dir, 'nope')).list(), []);
 });
 
+test('removing many entries: exactly those go, durably, and nothing is left beside them', async () => {
+  const dir = await tempChangelistDir();
+  const gunDir = dirname(dir);
+  const nowMs = Date.UTC(2030, 0, 1);
+  const cl = new FileChangelist(dir, { nowNs: () => BigInt(nowMs) * 1_000_000n });
+  const applied = await cl.add(
+    Array.from({ length: 40 }, (_, i) => removeTargetChange('targets', `t${i}`)),
+  );
+  // Staged after publish listed the changelist: it must survive the removal.
+  const [later] = await cl.add([removeTargetChange('targets', 'later')]);
+  // A crash's leftover trash (stale) and a live remover's (fresh): only the stale one goes.
+  const { utimes } = await import('node:fs/promises');
+  const stale = join(gunDir, '.changelist-trash-0000000000000000');
+  const live = join(gunDir, '.changelist-trash-1111111111111111');
+  for (const d of [stale, live]) await mkdir(d);
+  await writeFile(join(stale, 'x.change'), 'x');
+  await utimes(stale, new Date(nowMs - 2 * 3_600_000), new Date(nowMs - 2 * 3_600_000));
+  await utimes(live, new Date(nowMs - 60_000), new Date(nowMs - 60_000));
+
+  await cl.remove([...applied, 'already-gone.change']);
+  assert.deepEqual(
+    (await cl.list()).map((e) => e.file),
+    [later],
+  );
+  assert.deepEqual(await readdir(dir), [later]);
+  await cl.tidied();
+  assert.deepEqual((await readdir(gunDir)).sort(), [
+    '.changelist-trash-1111111111111111',
+    'changelist',
+  ]);
+  await assert.rejects(cl.remove(['../escape.change']), { code: 'ERR_INTERNAL' });
+  // A changelist whose GUN directory does not exist has nothing to remove.
+  await new FileChangelist(join(gunDir, 'nope', 'changelist')).remove(applied);
+});
+
 function runChild(dir: string, stage: string, target: string): Promise<{ paused: string }> {
   const child = spawn(
     process.execPath,

@@ -121,6 +121,37 @@ describe('MetadataCache', () => {
     assert.deepEqual(await cache.roles(), []);
   });
 
+  test('writeAll writes verified roles in groups; a failure is ERR_IO naming the files', async () => {
+    const sim = await RepoSim.create({ gun: 'example.com/cache-all' });
+    sim.addDelegation('targets/releases');
+    await sim.publish();
+    const set = TrustedMetadataSet.firstContact(sim.current('root'), {
+      gun: sim.gun,
+      nowMs: sim.clock.nowMs,
+    });
+    loadAll(set, (p) => sim.serve(p));
+    const cache = new MetadataCache(dir, sim.gun);
+    await cache.writeAll([
+      [set.root],
+      [set.targets!, set.delegated('targets/releases')!, set.snapshot!, set.timestamp!],
+    ]);
+    for (const role of ['root', 'timestamp', 'snapshot', 'targets', 'targets/releases']) {
+      assert.deepEqual(await cache.read(role), sim.current(role), role);
+      assert.equal((await stat(cache.pathOf(role))).mode & 0o777, 0o600, role);
+    }
+    const all = await cache.readAll();
+    assert.deepEqual([...all.keys()], await cache.roles());
+    for (const [role, bytes] of all) assert.deepEqual(bytes, sim.current(role), role);
+    // targets.json replaced by a non-empty directory: the batch fails as one ERR_IO.
+    await rm(cache.pathOf('targets'));
+    await mkdir(join(cache.pathOf('targets'), 'x'), { recursive: true });
+    await assert.rejects(cache.writeAll([[set.targets!]]), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_IO');
+      assert.match(e.message, /targets\.json/);
+      return true;
+    });
+  });
+
   test('stray files are ignored; symlinks and oversized files are refused on read', async () => {
     const cache = new MetadataCache(dir, 'example.com/stray');
     await mkdir(join(cache.dir, 'targets'), { recursive: true });

@@ -348,6 +348,15 @@ describe('happy paths', () => {
       assert.deepEqual(c.srv.files(), ['root.json', 'timestamp.json']);
       c.srv.when('root.json', { kind: 'status', status: 404 });
       await refused(c.update({ checkExists: true }), 'ERR_REPO_NOT_FOUND');
+      // The timestamp is asked for alongside; a repository that does not exist is still the
+      // error, and no fallback to the cached timestamp is announced.
+      c.srv.when('timestamp.json', { kind: 'status', status: 503 });
+      c.events.length = 0;
+      await refused(c.update({ checkExists: true }), 'ERR_REPO_NOT_FOUND');
+      assert.deepEqual(
+        c.events.filter((e) => e.type === 'warning' || e.type === 'retrying'),
+        [],
+      );
     } finally {
       await c.close();
     }

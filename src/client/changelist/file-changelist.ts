@@ -14,14 +14,20 @@
 //     listed with its problem instead of being skipped, so indices (`reset -n`) match `status`
 //     and publish can refuse rather than silently drop it;
 //   - removal is by file name (publish removes exactly the entries it applied, after the
-//     server's 200; a change staged meanwhile survives), unlink + directory fsync;
+//     server's 200; a change staged meanwhile survives): the files are renamed out of the
+//     directory into a fresh trash directory beside it (`.changelist-trash-<random>`, which Go
+//     never reads), the changelist directory is fsynced — the removal is then durable — and the
+//     trash is deleted in the background. Unlinking a change file frees its fsynced blocks, which
+//     costs the filesystem ~40–100 µs per file; a rename ~8 µs, so a 1000-change publish returns
+//     ~30 ms sooner; trash a crash left behind is deleted, once stale, by the next such removal.
+//     A few entries (a publish of one change) are simply unlinked, then the directory fsynced;
 //   - directories are 0700, files 0600;
-//   - change files are tiny, so reading and removing them is done with synchronous calls: on a
-//     loaded machine a thread-pool round trip per file made a 1000-change publish spend most of
-//     its time waiting (about 100 ms instead of 8 ms to read them).
+//   - change files are tiny, so reading them is done with synchronous calls: on a loaded machine
+//     a thread-pool round trip per file made a 1000-change publish spend most of its time
+//     waiting (about 100 ms instead of 8 ms to read them).
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { fsyncDir } from '../../keyring/atomic-file.js';
 import { dirname, join } from 'node:path';
@@ -34,6 +40,9 @@ export const CHANGE_FILE =
 /** Change files are tiny; a larger file is not one. */
 const MAX_CHANGE_BYTES = 16 * 1024 * 1024;
 const TEMP_PREFIX = '.changelist-';
+const TRASH_PREFIX = '.changelist-trash-';
+/** Up to this many entries are unlinked in place; more go through a trash directory. */
+const UNLINK_MAX = 8;
 /** Temp files older than this are leftovers of a crash (a live writer renames within ms). */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
@@ -71,6 +80,8 @@ export class FileChangelist {
   readonly dir: string;
   readonly #nowNs: () => bigint;
   readonly #hooks: ChangelistHooks;
+  /** Trash directories being deleted in the background. */
+  readonly #tidying = new Set<Promise<void>>();
 
   constructor(dir: string, opts: FileChangelistOptions = {}) {
     this.dir = dir;
@@ -185,24 +196,90 @@ export class FileChangelist {
     }
   }
 
-  /** Removes the named entries (missing ones are fine). */
+  /** Removes the named entries (missing ones are fine); durable when it returns. */
   async remove(files: readonly string[]): Promise<void> {
     if (files.length === 0) return;
     for (const f of files) {
       if (f.includes('/') || f === '.' || f === '..')
         throw new TrustdeskError('ERR_INTERNAL', `${JSON.stringify(f)} is not a change file name`);
     }
+    if (files.length <= UNLINK_MAX) {
+      for (const f of files) {
+        try {
+          unlinkSync(join(this.dir, f));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+            throw ioError(`cannot remove ${f}`, e);
+        }
+      }
+      try {
+        await fsyncDir(this.dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(this.dir, e);
+      }
+      return;
+    }
+    const parent = dirname(this.dir);
+    const nowMs = Number(this.#nowNs() / 1_000_000n);
+    await this.#removeStaleTrash(parent, nowMs);
+    const trash = join(parent, `${TRASH_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      mkdirSync(trash, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // no GUN directory: nothing staged
+      throw ioError(`cannot remove staged changes from ${this.dir}`, e);
+    }
+    let failure: TrustdeskError | undefined;
     for (const f of files) {
       try {
-        unlinkSync(join(this.dir, f));
+        renameSync(join(this.dir, f), join(trash, f));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot remove ${f}`, e);
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        failure = ioError(`cannot remove ${f}`, e);
+        break;
       }
     }
     try {
       await fsyncDir(this.dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(this.dir, e);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= ioError(this.dir, e);
+    }
+    // The renamed files are no entries any more; deleting them is only tidying up.
+    this.#tidy(trash);
+    if (failure) throw failure;
+  }
+
+  #tidy(path: string): void {
+    const done: Promise<void> = rm(path, { recursive: true, force: true }).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tidying.add(done);
+    void done.then(() => this.#tidying.delete(done));
+  }
+
+  /** Resolves once the trash this changelist is deleting in the background is gone. */
+  async tidied(): Promise<void> {
+    await Promise.all(this.#tidying);
+  }
+
+  /** Deletes (in the background) trash directories a crash left behind. */
+  async #removeStaleTrash(parent: string, nowMs: number): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(parent);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (!n.startsWith(TRASH_PREFIX)) continue;
+      const p = join(parent, n);
+      try {
+        // A live remover fills its trash within milliseconds; an old one is a crash's leftover.
+        if (nowMs - (await stat(p)).mtimeMs > STALE_TEMP_MS) this.#tidy(p);
+      } catch {
+        // gone meanwhile
+      }
     }
   }
 

@@ -53,6 +53,7 @@ async function rootKeyRecord(
   ctx: RepoContext,
   opts: InitOptions,
   cert: PublicKey | undefined,
+  heldById: ReadonlyMap<string, KeyRecord>,
 ): Promise<KeyRecord> {
   const keyring = await ctx.keyring();
   if (opts.rootKeyFile !== undefined) {
@@ -62,7 +63,7 @@ async function rootKeyRecord(
     });
     return records[0] as KeyRecord;
   }
-  const held = [...(await heldKeys(keyring)).values()];
+  const held = [...heldById.values()];
   if (cert) {
     const hit = held.find((r) => r.id === cert.canonicalId);
     if (!hit) {
@@ -95,6 +96,9 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
   }
   const remote = ctx.remote('push', `init ${ctx.gun}`);
   ctx.step('server-keys', 'fetching the server-managed keys');
+  // The keyring's index is read (nothing unlocked) while the server answers.
+  const heldAtStart = ctx.keyring().then(heldKeys);
+  heldAtStart.catch(() => {}); // awaited below
   const timestampKey = await remote.getKey('timestamp', signal);
   const serverSnapshotKey = opts.serverManagedSnapshot
     ? await remote.getKey('snapshot', signal)
@@ -103,7 +107,8 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
 
   const cert =
     opts.rootCertFile === undefined ? undefined : await readCertificateFile(opts.rootCertFile);
-  const rootRecord = await rootKeyRecord(ctx, opts, cert);
+  const held = new Map(await heldAtStart);
+  const rootRecord = await rootKeyRecord(ctx, opts, cert, held);
   if (cert && cert.canonicalId !== rootRecord.id) {
     throw new TrustdeskError(
       'ERR_KEY_MISMATCH',
@@ -119,9 +124,15 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
     }));
   throwIfAborted(signal, 'init');
 
-  const targetsRecord = await generateRoleKey(ctx, keyring, 'targets', signal);
+  // The keys used or made here join the index read above (no second scan of the key store).
+  const note = (r: KeyRecord): KeyRecord => {
+    if (!held.has(r.id)) held.set(r.id, r); // as heldKeys: the first record of an ID wins
+    return r;
+  };
+  note(rootRecord);
+  const targetsRecord = note(await generateRoleKey(ctx, keyring, 'targets', signal));
   const snapshotKey =
-    serverSnapshotKey ?? (await generateRoleKey(ctx, keyring, 'snapshot', signal)).publicKey;
+    serverSnapshotKey ?? note(await generateRoleKey(ctx, keyring, 'snapshot', signal)).publicKey;
   const builder = RepoBuilder.create({
     gun: ctx.gun,
     rootKeys: [rootCert],
@@ -129,7 +140,6 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
     snapshotKeys: [snapshotKey],
     timestampKeys: [timestampKey],
   });
-  const held = await heldKeys(keyring);
   ctx.step('sign', 'signing root, targets and snapshot');
   const files = await builder.sign({
     nowMs,
@@ -173,7 +183,5 @@ async function cacheInitialFiles(
     ? verifyThreshold(parseSnapshot(snapBytes), 'snapshot', rootRoleVerifier(root, 'snapshot'))
     : undefined;
   await ctx.cache.clear();
-  await ctx.cache.write(targets);
-  if (snapshot) await ctx.cache.write(snapshot);
-  await ctx.cache.write(root);
+  await ctx.cache.writeAll([snapshot ? [targets, snapshot] : [targets], [root]]);
 }

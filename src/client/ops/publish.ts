@@ -112,24 +112,27 @@ function builderFromView(
 async function builderFromCache(
   ctx: RepoContext,
   signal: AbortSignal | undefined,
-): Promise<RepoBuilder> {
-  if (!(await ctx.cache.read('root'))) {
+): Promise<{ builder: RepoBuilder; initialised: boolean }> {
+  let initialised = false;
+  const read = () =>
+    Promise.all(['root', 'targets', 'snapshot', 'timestamp'].map((r) => ctx.cache.read(r)));
+  let [rootBytes, targets, snapshot, timestamp] = await read();
+  if (!rootBytes) {
     ctx.step('init', `no trust data for ${ctx.gun} locally or on the server: initialising it`);
     await initRepository(ctx, { ...(signal ? { signal } : {}) });
+    initialised = true;
+    [rootBytes, targets, snapshot, timestamp] = await read();
   }
-  const rootBytes = await ctx.cache.read('root');
   if (!rootBytes) throw new TrustdeskError('ERR_IO', `${ctx.gun}: the cached root disappeared`);
-  const [targets, snapshot, timestamp] = await Promise.all(
-    ['targets', 'snapshot', 'timestamp'].map((r) => ctx.cache.read(r)),
-  );
   try {
-    return RepoBuilder.load({
+    const builder = RepoBuilder.load({
       gun: ctx.gun,
       root: parseRoot(rootBytes),
       ...(targets ? { targets: parseTargets(targets) } : {}),
       ...(snapshot ? { snapshot: parseSnapshot(snapshot) } : {}),
       ...(timestamp ? { timestamp: parseTimestamp(timestamp) } : {}),
     });
+    return { builder, initialised };
   } catch (e) {
     if (!isTrustdeskError(e)) throw e;
     throw new TrustdeskError(e.code, `the cached metadata of ${ctx.gun} is damaged: ${e.message}`, {
@@ -150,6 +153,14 @@ export async function publishChanges(
   const nowMs = ctx.nowMs();
   let initial = false;
   let builder: RepoBuilder;
+  // The keyring's index (read-only: nothing is unlocked or asked for) is read while the update
+  // waits for the server; its errors surface where it is needed, after the update's.
+  const readKeys = () => {
+    const p = ctx.keyring().then(async (k) => ({ keyring: k, held: await heldKeys(k) }));
+    p.catch(() => {});
+    return p;
+  };
+  let keysHeld = readKeys();
   ctx.step('update', `updating ${ctx.gun} from the server`);
   try {
     const view = await updateRepository({
@@ -170,7 +181,9 @@ export async function publishChanges(
     if (!isTrustdeskError(e) || e.code !== 'ERR_REPO_NOT_FOUND') throw e;
     initial = true;
     ctx.step('initial', `${ctx.gun} is not on the server yet: publishing it for the first time`);
-    builder = await builderFromCache(ctx, signal);
+    const fromCache = await builderFromCache(ctx, signal);
+    builder = fromCache.builder;
+    if (fromCache.initialised) keysHeld = readKeys(); // init made new keys
   }
   throwIfAborted(signal, opts.what);
 
@@ -181,8 +194,7 @@ export async function publishChanges(
   if (rootExpires < sixMonthsFrom(nowMs)) builder.markRootDirty();
   if (initial) builder.witness('targets');
 
-  const keyring = await ctx.keyring();
-  const held = await heldKeys(keyring);
+  const { keyring, held } = await keysHeld;
   const signers = (role: string): Signer[] => {
     if (role === 'root')
       return signersFor(keyring, held, [

@@ -265,6 +265,14 @@ export class RemoteRepository {
     return this.#server.url;
   }
 
+  /**
+   * Starts the connectivity check now (it runs once per server), so that the first request does
+   * not wait for it after local work; its outcome is what that request will see.
+   */
+  connect(signal?: AbortSignal): void {
+    this.#server.ping(signal).catch(() => {});
+  }
+
   #path(file: string): string {
     return `/v2/${this.gun}/_trust/tuf/${file}`;
   }

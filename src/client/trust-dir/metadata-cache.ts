@@ -8,6 +8,7 @@
 //   - only metadata the trusted set verified can be written: `write` takes a Verified<T>, which
 //     only src/tuf/verify.ts can construct;
 //   - writes are atomic (temp + fsync + rename + dir fsync); directories 0700, files 0600;
+//     several files are written as one batch (atomic-batch.ts), in groups that order them;
 //   - reads are capped (a planted huge file is refused with ERR_TOO_LARGE, not read).
 
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import type { AnySigned } from '../../tuf/metadata.js';
 import { isValidRole } from '../../tuf/roles.js';
 import type { Verified } from '../../tuf/verify.js';
 import { atomicWrite, ensurePrivateDir, fsyncDir } from '../../keyring/atomic-file.js';
+import { atomicWriteGroups } from './atomic-batch.js';
 import { checkGun } from './gun.js';
 
 /** Go's cap for files of unknown size (root); no cached file may be larger. */
@@ -73,13 +75,15 @@ export class MetadataCache {
     }
   }
 
-  /** Every cached role (base roles and delegations) → bytes. */
+  /** Every cached role (base roles and delegations) → bytes; the files are read concurrently. */
   async readAll(): Promise<Map<string, Uint8Array>> {
+    const roles = await this.roles();
+    const all = await Promise.all(roles.map((role) => this.read(role)));
     const out = new Map<string, Uint8Array>();
-    for (const role of await this.roles()) {
-      const bytes = await this.read(role);
+    roles.forEach((role, i) => {
+      const bytes = all[i];
       if (bytes) out.set(role, bytes);
-    }
+    });
     return out;
   }
 
@@ -115,11 +119,29 @@ export class MetadataCache {
     }
   }
 
+  /**
+   * Replaces the cached files of several verified roles. Groups are written in order, each
+   * durable before the next is renamed into place (e.g. root first, or root last).
+   */
+  async writeAll(groups: ReadonlyArray<ReadonlyArray<Verified<AnySigned>>>): Promise<void> {
+    const files = groups.map((g) => g.map((v) => ({ path: this.pathOf(v.role), data: v.raw })));
+    try {
+      await atomicWriteGroups(files);
+    } catch (e) {
+      const paths = files.flat().map((f) => f.path);
+      throw new TrustdeskError(
+        'ERR_IO',
+        `cannot write ${paths.join(', ')}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
   async remove(role: string): Promise<void> {
     const path = this.pathOf(role);
     try {
       await rm(path, { force: true });
-      await fsyncDir(this.dir).catch(() => undefined);
+      await fsyncDir(dirname(path)).catch(() => undefined);
     } catch (e) {
       throw new TrustdeskError('ERR_IO', `cannot remove ${path}: ${(e as Error).message}`, {
         cause: e,

@@ -6,7 +6,10 @@
 //   bootstrap  cached root.json is the anchor (fromCachedRoot; an unloadable cached root fails
 //              hard). Without one: GET root.json (≤ 100 MiB) → firstContact (trust pinning).
 //              Write operations (`checkExists`) always GET root.json to prove the repository
-//              exists (404 → ERR_REPO_NOT_FOUND); its content is not used.
+//              exists (404 → ERR_REPO_NOT_FOUND); its content is not used. With a cached root,
+//              that request and the timestamp's (step 1) are sent before the anchor is
+//              verified, and the existence check's outcome is awaited before the timestamp is
+//              used or replaced by the cached one; its error wins over any other.
 //   1 timestamp  always GET timestamp.json (≤ 1 MiB). If the server cannot be asked (network,
 //              timeout, TLS, offline, 404, 401, other non-200/400 statuses — but not a body that
 //              broke off or grew too large) the cached timestamp is used instead, with a warning;
@@ -27,6 +30,7 @@
 // Cache: written only when the whole update succeeded — root first, then the other roles whose
 // bytes changed, then cached delegations the snapshot no longer lists are removed. A refused
 // update leaves the cache byte-for-byte as it was. `offline` reads the cache only, no network.
+// The server is pinged (GET /v2/, once per server) as the update starts, while the cache is read.
 
 import { TrustdeskError, isTrustdeskError, type ErrorCode } from '../../tuf/errors.js';
 import { bytesEqual, toHex } from '../../tuf/encoding.js';
@@ -75,6 +79,9 @@ const SERVER_UNREACHABLE = new Set<ErrorCode>([
   'ERR_TIMEOUT',
   'ERR_TLS',
 ]);
+
+/** The set refuses bytes that do not match their recorded length/hashes with these. */
+const STALE = new Set<ErrorCode>(['ERR_HASH_MISMATCH', 'ERR_TOO_LARGE']);
 
 /** A delegation failing with one of these is skipped with its subtree (top-level targets: fatal). */
 const SKIPPABLE = new Set<ErrorCode>([
@@ -125,6 +132,10 @@ class Session {
   readonly #emit: (e: UpdateEvent) => void;
   /** The anchor came from the server on first contact (pinning applies to its successors). */
   #firstContact = false;
+  /** checkExists: GET root.json in flight (see the top of this file). */
+  #exists: Promise<void> | undefined;
+  /** GET timestamp.json, sent while the cached root is verified; taken by the first load(). */
+  #timestamp: Promise<Uint8Array> | undefined;
 
   constructor(o: UpdateOptions, cached: Map<string, Uint8Array>) {
     this.#o = o;
@@ -160,6 +171,15 @@ class Session {
   async bootstrap(): Promise<TrustedMetadataSet> {
     const cachedRoot = this.#cached.get('root');
     if (cachedRoot) {
+      // Both requests are sent now and awaited in load(): the anchor is verified meanwhile.
+      if (this.#online && this.#o.checkExists) {
+        this.#exists = this.#fetch('root', this.#limits.root).then(() => undefined);
+        this.#exists.catch(() => {}); // awaited by load() or existence()
+      }
+      if (this.#online) {
+        this.#timestamp = this.#fetch('timestamp', this.#limits.timestamp);
+        this.#timestamp.catch(() => {}); // awaited by load()
+      }
       let set: TrustedMetadataSet;
       try {
         set = TrustedMetadataSet.fromCachedRoot(cachedRoot, this.#setOpts);
@@ -171,7 +191,6 @@ class Session {
           hint: `The cached root is the trust anchor: restore it from a backup, or remove ${path} to trust the server's root again on next contact.`,
         });
       }
-      if (this.#online && this.#o.checkExists) await this.#fetch('root', this.#limits.root);
       return set;
     }
     if (!this.#online) throw this.#notCached('root.json');
@@ -187,19 +206,35 @@ class Session {
     return set;
   }
 
-  /** The cached bytes if they match `fm`, else the server's copy by checksum. */
-  async #cacheOrFetch(
+  /**
+   * Loads `role` into the set from the cached bytes if they match `fm`, else from the server's
+   * copy by checksum. The set checks the cached bytes against `fm` itself (length and hashes come
+   * first there, and a failure leaves it unchanged), so they are hashed once: a mismatch means
+   * "stale cache", anything else is the verdict on those bytes, as for a fetched copy.
+   */
+  async #loadPinned<V>(
     role: string,
     fm: FileMeta,
-  ): Promise<{ bytes: Uint8Array; fromCache: boolean }> {
+    update: (bytes: Uint8Array) => V,
+    got: { bytes?: Uint8Array } = {},
+  ): Promise<{ v: V; fromCache: boolean }> {
     const cached = this.#cached.get(role);
-    if (matches(cached, fm)) return { bytes: cached, fromCache: true };
-    if (!this.#online) {
-      if (cached) return { bytes: cached, fromCache: true }; // the set names the mismatch
+    if (cached) {
+      got.bytes = cached;
+      try {
+        return { v: update(cached), fromCache: true };
+      } catch (e) {
+        // Offline, the set names the mismatch.
+        if (!this.#online || !isTrustdeskError(e) || !STALE.has(e.code)) throw e;
+      }
+      got.bytes = undefined;
+    } else if (!this.#online) {
       throw this.#notCached(`${role}.json`);
     }
     const sum = fm.hashes.sha256 ? toHex(fm.hashes.sha256) : undefined;
-    return { bytes: await this.#fetch(consistentName(role, sum), fm.length), fromCache: false };
+    const bytes = await this.#fetch(consistentName(role, sum), fm.length);
+    got.bytes = bytes;
+    return { v: update(bytes), fromCache: false };
   }
 
   #verified(v: Verified<AnySigned>, fromCache: boolean): void {
@@ -211,15 +246,24 @@ class Session {
     });
   }
 
+  /** Throws what the existence check (checkExists) failed with, if it failed. */
+  async existence(): Promise<void> {
+    await this.#exists;
+  }
+
   /** Steps 1–3. */
   async load(set: TrustedMetadataSet): Promise<Loaded> {
     const out: Loaded = { usedCachedTimestamp: false, skipped: [] };
     const cachedTs = this.#cached.get('timestamp');
     if (this.#online) {
       let bytes: Uint8Array | undefined;
+      const sent = this.#timestamp;
+      this.#timestamp = undefined; // a retry asks again
       try {
-        bytes = await this.#fetch('timestamp', this.#limits.timestamp);
+        bytes = await (sent ?? this.#fetch('timestamp', this.#limits.timestamp));
+        await this.existence();
       } catch (e) {
+        await this.existence(); // a repository that does not exist is the error to report
         if (!unreachable(e) || !cachedTs) throw e;
         this.#emit({
           type: 'warning',
@@ -248,8 +292,10 @@ class Session {
     checkAborted(this.#o.signal);
 
     const tsMeta = (set.timestamp as NonNullable<typeof set.timestamp>).signed.meta;
-    const snap = await this.#cacheOrFetch('snapshot', tsMeta.get('snapshot') as FileMeta);
-    this.#verified(set.updateSnapshot(snap.bytes), snap.fromCache);
+    const snap = await this.#loadPinned('snapshot', tsMeta.get('snapshot') as FileMeta, (b) =>
+      set.updateSnapshot(b),
+    );
+    this.#verified(snap.v, snap.fromCache);
 
     const meta = (set.snapshot as NonNullable<typeof set.snapshot>).signed.meta;
     const queue = ['targets'];
@@ -257,14 +303,15 @@ class Session {
       checkAborted(this.#o.signal);
       const fm = meta.get(role);
       if (!fm) continue; // Go skips roles the snapshot does not list
-      let got: { bytes: Uint8Array; fromCache: boolean } | undefined;
+      const got: { bytes?: Uint8Array } = {};
       try {
-        got = await this.#cacheOrFetch(role, fm);
-        const v =
-          role === 'targets'
-            ? set.updateTargets(got.bytes)
-            : set.updateDelegatedTargets(got.bytes, role);
-        this.#verified(v, got.fromCache);
+        const r = await this.#loadPinned(
+          role,
+          fm,
+          (b) => (role === 'targets' ? set.updateTargets(b) : set.updateDelegatedTargets(b, role)),
+          got,
+        );
+        this.#verified(r.v, r.fromCache);
       } catch (e) {
         if (role === 'targets' || !isTrustdeskError(e) || !SKIPPABLE.has(e.code)) throw e;
         this.#emit({
@@ -273,7 +320,7 @@ class Session {
           role,
           message: `skipping ${role} and its delegations: ${e.message}`,
         });
-        out.skipped.push({ role, error: e, raw: got?.bytes });
+        out.skipped.push({ role, error: e, raw: got.bytes });
         continue;
       }
       queue.unshift(...set.childRoles(role).map((d) => d.name));
@@ -325,29 +372,29 @@ class Session {
   /** Writes what changed (root first), then drops delegations the snapshot no longer lists. */
   async commit(set: TrustedMetadataSet, skipped: readonly SkippedRole[]): Promise<void> {
     const cache = this.#o.cache;
-    const verified: Array<Verified<AnySigned> | undefined> = [
-      set.root,
+    const changed = (v: Verified<AnySigned> | undefined): v is Verified<AnySigned> => {
+      if (!v) return false;
+      const old = this.#cached.get(v.role);
+      return !old || !bytesEqual(old, v.raw);
+    };
+    const rest: Array<Verified<AnySigned> | undefined> = [
       set.targets,
       ...set.delegatedRoles.map((r) => set.delegated(r)),
       set.snapshot,
       set.timestamp,
     ];
+    const others = rest.filter(changed);
     const warn = (e: unknown) =>
       this.#emit({
         type: 'warning',
         code: isTrustdeskError(e) ? e.code : 'ERR_IO',
         message: `could not update the cache: ${(e as Error).message}`,
       });
-    for (const v of verified) {
-      if (!v) continue;
-      const old = this.#cached.get(v.role);
-      if (old && bytesEqual(old, v.raw)) continue;
-      try {
-        await cache.write(v);
-      } catch (e) {
-        warn(e);
-        return;
-      }
+    try {
+      await cache.writeAll(changed(set.root) ? [[set.root], others] : [others]);
+    } catch (e) {
+      warn(e);
+      return;
     }
     const listed = set.snapshot?.signed.meta;
     const keep = new Set(skipped.map((s) => s.role));
@@ -392,12 +439,14 @@ export async function updateRepository(opts: UpdateOptions): Promise<RepositoryV
   checkGun(opts.gun);
   checkAborted(opts.signal);
   const emit = opts.onEvent ?? (() => {});
+  if (!opts.offline && opts.remote) opts.remote.connect(opts.signal);
   const session = new Session(opts, await opts.cache.readAll());
   let set = await session.bootstrap();
   let loaded: Loaded;
   try {
     loaded = await session.load(set);
   } catch (first) {
+    await session.existence();
     if (!session.online || (isTrustdeskError(first) && first.code === 'ERR_ABORTED')) throw first;
     checkAborted(opts.signal);
     const f = first as TrustdeskError;
