@@ -1,5 +1,6 @@
-// Crash-safe file writes (key files, the client's metadata cache — the project's one atomic
-// writer; the changelist reuses fsyncDir for its out-of-directory temp files): the new bytes go to a temp file in the same directory
+// Crash-safe file writes (key files; the client's metadata cache writes several at once with
+// client/trust-dir/atomic-batch.ts, built from the pieces here; the changelist reuses fsyncDir
+// for its out-of-directory temp files): the new bytes go to a temp file in the same directory
 // (created 0600, exclusive), which is fsynced, then moved into place (rename to replace, link
 // to create without clobbering), then the directory is fsynced so the rename itself is durable.
 // At any crash point the target is either the old file or the complete new one; a leftover temp
@@ -36,10 +37,35 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function removeStaleTemps(dir: string, name: string): Promise<void> {
-  for (const entry of await readdir(dir)) {
-    if (isTempName(entry) && entry.startsWith(`.${name}.`))
-      await unlink(join(dir, entry)).catch(() => {});
+/** Removes leftover temp files of the given file names in `dir` (a missing dir has none). */
+export async function removeStaleTemps(dir: string, names: Iterable<string>): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  const prefixes = [...names].map((n) => `.${n}.`);
+  await Promise.all(
+    entries
+      .filter((e) => isTempName(e) && prefixes.some((p) => e.startsWith(p)))
+      .map((e) => unlink(join(dir, e)).catch(() => {})),
+  );
+}
+
+/** A fresh temp path beside `path` (".<name>.<random>.tmp"). */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Creates `temp` (0600, exclusive) holding `data`, fsynced. */
+export async function writeDurableTemp(temp: string, data: Uint8Array): Promise<void> {
+  const fh = await open(temp, 'wx', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -54,17 +80,10 @@ export async function atomicWrite(
   hooks: AtomicWriteHooks = {},
 ): Promise<void> {
   const dir = dirname(path);
-  const name = basename(path);
-  await removeStaleTemps(dir, name);
-  const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(temp, 'wx', 0o600);
+  await removeStaleTemps(dir, [basename(path)]);
+  const temp = tempPathFor(path);
   try {
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeDurableTemp(temp, data);
     await hooks.beforeCommit?.(temp);
     if (mode === 'replace') {
       await rename(temp, path);

@@ -10,38 +10,19 @@
 // already renamed stay: each is complete). Leftover temp files are removed on failure, and stale
 // ones of the same names by the next write, as atomicWrite does.
 
-import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { ensurePrivateDir, fsyncDir, isTempName } from '../../keyring/atomic-file.js';
+import { rename, unlink } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import {
+  ensurePrivateDir,
+  fsyncDir,
+  removeStaleTemps,
+  tempPathFor,
+  writeDurableTemp,
+} from '../../keyring/atomic-file.js';
 
 export interface BatchFile {
   path: string;
   data: Uint8Array;
-}
-
-async function removeStaleTemps(dir: string, names: ReadonlySet<string>): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir(dir);
-  } catch {
-    return;
-  }
-  await Promise.all(
-    entries
-      .filter((e) => isTempName(e) && [...names].some((n) => e.startsWith(`.${n}.`)))
-      .map((e) => unlink(join(dir, e)).catch(() => {})),
-  );
-}
-
-async function writeTemp(temp: string, data: Uint8Array): Promise<void> {
-  const fh = await open(temp, 'wx', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Writes every file atomically and durably, group after group (see the top of this file). */
@@ -63,16 +44,11 @@ export async function atomicWriteGroups(
       await removeStaleTemps(dir, names);
     }),
   );
-  const temps = new Map<BatchFile, string>(
-    files.map((f) => [
-      f,
-      join(dirname(f.path), `.${basename(f.path)}.${randomBytes(6).toString('hex')}.tmp`),
-    ]),
-  );
+  const temps = new Map<BatchFile, string>(files.map((f) => [f, tempPathFor(f.path)]));
   const pending = new Set(temps.values());
   try {
     const written = await Promise.allSettled(
-      files.map((f) => writeTemp(temps.get(f) as string, f.data)),
+      files.map((f) => writeDurableTemp(temps.get(f) as string, f.data)),
     );
     const failed = written.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
