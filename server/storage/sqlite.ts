@@ -168,6 +168,23 @@ export class SqliteMetaStore extends SqlMetaStore {
   }
 }
 
+// Switching a fresh file to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY for it
+// without consulting the busy handler when another process is opening the same file at that
+// moment (two replicas starting together). So we retry that one pragma for up to the busy timeout.
+function enableWal(db: Database.Database, busyMs: number): void {
+  const deadline = Date.now() + busyMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw e;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
+}
+
 export function openSqliteStore(opts: SqliteStoreOptions): SqliteMetaStore {
   try {
     mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
@@ -182,8 +199,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteMetaStore {
   }
   let db: Database.Database | undefined;
   try {
-    db = new Database(opts.path, { timeout: opts.busyTimeoutMs ?? 5000 });
-    db.pragma('journal_mode = WAL');
+    const busyMs = opts.busyTimeoutMs ?? 5000;
+    db = new Database(opts.path, { timeout: busyMs });
+    enableWal(db, busyMs);
     db.pragma('synchronous = FULL');
     migrateSqlite(db);
     return new SqliteMetaStore(db);

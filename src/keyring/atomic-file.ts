@@ -22,8 +22,20 @@ export function isTempName(name: string): boolean {
 
 /** Creates `dir` (and parents) with mode 0700, and tightens an existing one that is looser. */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const st = await stat(dir);
+  // Usually the directory is there: one stat, and mkdir only when it is missing.
+  let st = await stat(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (!st) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    st = await stat(dir);
+  }
+  if (!st.isDirectory()) {
+    throw new TrustdeskError('ERR_IO', `${dir} is not a directory`, {
+      hint: 'Move that file out of the way, then retry.',
+    });
+  }
   if ((st.mode & 0o077) !== 0 && process.getuid?.() === st.uid) await chmod(dir, 0o700);
 }
 

@@ -12,14 +12,18 @@
 // - argon2id goes through a derived-key cache (derived-key-cache.ts; the process-wide one unless
 //   injected): unlocking a key again, or sealing another key under the same passphrase and cost,
 //   costs no KDF run. The passphrase is still checked every time.
+// - Key files are read synchronously and bounded (bounded-read.ts): anything that is not a
+//   regular file of at most MAX_KEYFILE_BYTES (a planted FIFO, a huge file) is reported as
+//   corrupt without being read.
 // - Go notary's `*.key` PEM files in the same directory are left alone (import them instead).
 
-import { open, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { open, readdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TrustdeskError } from '../tuf/errors.js';
 import { KeyObjectSigner } from '../tuf/key-object-signer.js';
 import type { PublicKey, Signer } from '../tuf/keys.js';
 import { atomicWrite, ensurePrivateDir, isTempName, type AtomicWriteHooks } from './atomic-file.js';
+import { readBoundedFileSync } from './bounded-read.js';
 import { defaultDerivedKeyCache, type DerivedKeyCache } from './derived-key-cache.js';
 import { KdfMemoryError, defaultCostForRole, reducedAfterFailure, type KdfCost } from './kdf.js';
 import { openKeyFile, parseKeyFile, sealKeyFile, type ParsedKeyFile } from './keyfile-format.js';
@@ -40,6 +44,40 @@ import {
 } from './types.js';
 
 export const KEYFILE_EXT = '.json';
+/** Far above any real key file (an RSA-4096 one is ~5 KB). */
+export const MAX_KEYFILE_BYTES = 64 * 1024;
+
+/** The bytes of one key file; see the rules above. Throws errno errors as fs does. */
+function readKeyFileBytes(path: string): Uint8Array {
+  const r = readBoundedFileSync(path, MAX_KEYFILE_BYTES);
+  if (r.kind === 'ok') return r.bytes;
+  throw new TrustdeskError(
+    'ERR_KEYFILE_CORRUPT',
+    r.kind === 'not-regular'
+      ? `${path}: not a regular file`
+      : `${path}: larger than ${MAX_KEYFILE_BYTES} bytes, not a key file`,
+  );
+}
+
+/**
+ * Parsed headers by file content: a warm process (the agent) lists the same key files on every
+ * command, and identical bytes parse to the identical result. Only successes are kept (a changed
+ * file is parsed and judged afresh); FIFO-bounded. Callers treat the result as read-only.
+ */
+const PARSED = new Map<string, ParsedKeyFile>();
+const PARSED_MAX = 1024;
+
+function parseKeyFileOnce(bytes: Uint8Array, what: string): ParsedKeyFile {
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  let parsed = PARSED.get(key);
+  if (!parsed) {
+    parsed = parseKeyFile(bytes, what);
+    if (PARSED.size >= PARSED_MAX) PARSED.delete(PARSED.keys().next().value as string);
+    PARSED.set(key, parsed);
+  }
+  return parsed;
+}
+
 const ID_FILE = /^([0-9a-f]{64})\.json$/;
 
 export interface FileBackendOptions {
@@ -74,17 +112,18 @@ export class FileBackend implements KeyBackend {
   }
 
   /** Reads one key file's header (any path, e.g. from a `file:/path` URI). */
-  async read(path: string): Promise<{ parsed: ParsedKeyFile; record: KeyRecord }> {
+  read(path: string): { parsed: ParsedKeyFile; record: KeyRecord } {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await readFile(path));
+      bytes = readKeyFileBytes(path);
     } catch (e) {
+      if (e instanceof TrustdeskError) throw e;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new TrustdeskError('ERR_KEY_NOT_FOUND', `no key file at ${path}`, { cause: e });
       }
       throw new TrustdeskError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
     }
-    const parsed = parseKeyFile(bytes, path);
+    const parsed = parseKeyFileOnce(bytes, path);
     const h = parsed.header;
     const m = ID_FILE.exec(path.slice(path.lastIndexOf('/') + 1));
     if (m && m[1] !== h.keyId) {
@@ -120,28 +159,18 @@ export class FileBackend implements KeyBackend {
         cause: e,
       });
     }
-    // Headers are read concurrently (a store grows by two keys per repository), results kept in
-    // name order so listings are stable.
-    const paths = names
-      .sort()
-      .filter((n) => !isTempName(n) && n.endsWith(KEYFILE_EXT))
-      .map((n) => join(this.privateDir, n));
-    const read = await Promise.all(
-      paths.map((path) =>
-        this.read(path).then(
-          (r) => ({ path, record: r.record, error: undefined }),
-          (e: unknown) => {
-            if (!(e instanceof TrustdeskError)) throw e;
-            return { path, record: undefined, error: e };
-          },
-        ),
-      ),
-    );
+    // Headers in name order, so listings are stable.
     const keys: KeyRecord[] = [];
     const problems: KeyProblem[] = [];
-    for (const r of read) {
-      if (r.record) keys.push(r.record);
-      else if (r.error) problems.push({ backend: 'file', location: r.path, error: r.error });
+    for (const n of names.sort()) {
+      if (isTempName(n) || !n.endsWith(KEYFILE_EXT)) continue;
+      const path = join(this.privateDir, n);
+      try {
+        keys.push(this.read(path).record);
+      } catch (e) {
+        if (!(e instanceof TrustdeskError)) throw e;
+        problems.push({ backend: 'file', location: path, error: e });
+      }
     }
     return { keys, problems };
   }
@@ -199,7 +228,7 @@ export class FileBackend implements KeyBackend {
     const bytes = await this.#seal(material, pass, opts.role, opts.gun, opts.nowMs);
     throwIfAborted(opts.signal);
     await atomicWrite(path, bytes, 'create', this.#hooks);
-    return (await this.read(path)).record;
+    return this.read(path).record;
   }
 
   async generate(opts: GenerateOptions, prompter: Prompter): Promise<KeyRecord> {
@@ -223,7 +252,7 @@ export class FileBackend implements KeyBackend {
     record: KeyRecord,
     prompter: Prompter,
   ): Promise<{ material: PrivateKeyMaterial; parsed: ParsedKeyFile }> {
-    const { parsed } = await this.read(record.location);
+    const { parsed } = this.read(record.location);
     const material = await unlockWithPassphrase(
       prompter,
       { role: record.role, gun: record.gun, keyId: record.id },

@@ -5,10 +5,17 @@
 // rsa keys must have ≥ 2048 bits; ed25519 is always accepted. The raw secret of an ecdsa key is
 // its 32-byte big-endian scalar (P-256 only); of an ed25519 key, its 32-byte seed. Callers wipe
 // the Uint8Arrays they receive; KeyObjects and JS strings cannot be wiped (documented limit).
+//
+// Parsing PKCS#8 is the costly step (OpenSSL 3's decoder, ~0.3 ms), and one material object is
+// typically turned into a KeyObject several times on its way (seal: public key and ID; unlock:
+// the check against the header, then the Signer). So the KeyObject and PublicKey of a material
+// *object* are remembered while that object lives (WeakMap: nothing outlives it). Material
+// objects are never mutated except by `wipe` once they are no longer used.
 
 import {
   createECDH,
   createPrivateKey,
+  createPublicKey,
   generateKeyPairSync,
   type JsonWebKey,
   type KeyObject,
@@ -39,13 +46,20 @@ function check(k: KeyObject): KeyAlgorithm {
   return alg;
 }
 
+const KEY_OF = new WeakMap<PrivateKeyMaterial, KeyObject>();
+const PUBLIC_OF = new WeakMap<PrivateKeyMaterial, PublicKey>();
+
 export function materialFromKeyObject(k: KeyObject): PrivateKeyMaterial {
   if (k.type !== 'private') throw new TrustdeskError('ERR_BAD_KEY', 'not a private key');
   const algorithm = check(k);
-  return { algorithm, pkcs8: new Uint8Array(k.export({ format: 'der', type: 'pkcs8' })) };
+  const m = { algorithm, pkcs8: new Uint8Array(k.export({ format: 'der', type: 'pkcs8' })) };
+  KEY_OF.set(m, k);
+  return m;
 }
 
 export function keyObjectFromMaterial(m: PrivateKeyMaterial): KeyObject {
+  const known = KEY_OF.get(m);
+  if (known) return known;
   const buf = Buffer.from(m.pkcs8);
   let k: KeyObject;
   try {
@@ -60,12 +74,18 @@ export function keyObjectFromMaterial(m: PrivateKeyMaterial): KeyObject {
   if (check(k) !== m.algorithm) {
     throw new TrustdeskError('ERR_BAD_KEY', `the private key is not an ${m.algorithm} key`);
   }
+  KEY_OF.set(m, k);
   return k;
 }
 
 /** The bare public key (keytype ecdsa / ed25519 / rsa) of the material. */
 export function publicKeyOfMaterial(m: PrivateKeyMaterial): PublicKey {
-  return PublicKey.fromKeyObject(keyObjectFromMaterial(m));
+  let pk = PUBLIC_OF.get(m);
+  if (!pk) {
+    pk = PublicKey.fromKeyObject(keyObjectFromMaterial(m));
+    PUBLIC_OF.set(m, pk);
+  }
+  return pk;
 }
 
 export function generateMaterial(algorithm: GenerateAlgorithm): PrivateKeyMaterial {
@@ -146,10 +166,6 @@ export function materialFromRawSecret(
 
 /** True when the material's public key equals `pk` (bare or x509 of the same pair). */
 export function materialMatches(m: PrivateKeyMaterial, pk: PublicKey): boolean {
-  const mine = publicKeyOfMaterial(m);
   const theirs = pk.cryptoKey();
-  if (!theirs) return false;
-  const a = mine.cryptoKey()?.export({ format: 'der', type: 'spki' });
-  const b = theirs.export({ format: 'der', type: 'spki' });
-  return a !== undefined && Buffer.from(a).equals(Buffer.from(b));
+  return theirs !== null && createPublicKey(keyObjectFromMaterial(m)).equals(theirs);
 }

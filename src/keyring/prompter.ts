@@ -68,6 +68,8 @@ function describe(req: { role: string; gun: string; keyId: string }): string {
 }
 
 export class ScriptPrompter implements Prompter {
+  readonly unattended = true;
+
   constructor(readonly opts: ScriptPrompterOptions) {}
 
   async passphrase(req: PassphraseRequest): Promise<string> {

@@ -334,6 +334,12 @@ export type PrompterNotice =
  * asking again is pointless (script mode after a wrong answer).
  */
 export interface Prompter {
+  /**
+   * True when answers never come from a person (environment, files): several keys may then
+   * ask at once, so independent work (e.g. making a repository's keys) runs concurrently.
+   * Absent or false: one question at a time, in order.
+   */
+  readonly unattended?: boolean;
   passphrase(req: PassphraseRequest): Promise<string>;
   pin(req: PinRequest): Promise<string>;
   confirm(req: ConfirmRequest): Promise<boolean>;

@@ -26,19 +26,16 @@ export class KeyObjectSigner implements Signer {
   ) {
     if (privateKey.type !== 'private')
       throw new TufError('ERR_BAD_KEY', 'KeyObjectSigner needs a private key');
-    const bare = PublicKey.fromKeyObject(privateKey);
     if (publicKey) {
       const pk = publicKey.cryptoKey();
-      const a = pk?.export({ format: 'der', type: 'spki' });
-      const b = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-      if (!a || !Buffer.from(a).equals(Buffer.from(b))) {
+      if (!pk || !pk.equals(createPublicKey(privateKey))) {
         throw new TufError(
           'ERR_BAD_KEY',
           `public key ${publicKey.id} does not belong to this private key`,
         );
       }
     }
-    this.publicKey = publicKey ?? bare;
+    this.publicKey = publicKey ?? PublicKey.fromKeyObject(privateKey);
   }
 
   static generate(type: GeneratedKeyType = 'ecdsa'): KeyObjectSigner {

@@ -79,6 +79,30 @@ const MIN_RSA_BITS = 2048;
 const KEY_CACHE = new Map<string, KeyObject | null>();
 const KEY_CACHE_MAX = 4096;
 
+/**
+ * Parsed certificates by their DER (base64): the same root certificate is parsed when it is
+ * made, when root.json is verified, and on every later command in a warm process. FIFO-bounded.
+ */
+const CERT_CACHE = new Map<string, X509Certificate>();
+const CERT_CACHE_MAX = 1024;
+
+/** Parses one DER certificate (throws as X509Certificate does); parsed once per DER. */
+export function parseCertificateDer(der: Uint8Array): X509Certificate {
+  const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+  const key = buf.toString('base64');
+  let cert = CERT_CACHE.get(key);
+  if (!cert) {
+    cert = new X509Certificate(buf);
+    if (CERT_CACHE.size >= CERT_CACHE_MAX)
+      CERT_CACHE.delete(CERT_CACHE.keys().next().value as string);
+    CERT_CACHE.set(key, cert);
+  }
+  return cert;
+}
+
+/** Canonical key IDs of x509 keys by TUF key ID (derived from the certificate alone). */
+const CANONICAL_CACHE = new Map<string, string>();
+
 const CURVE_BITS = new WeakMap<KeyObject, number>();
 function curveBits(key: KeyObject): number {
   let bits = CURVE_BITS.get(key);
@@ -151,7 +175,7 @@ export class PublicKey {
   /** An x509 key from DER certificates (leaf first), PEM-encoded byte-for-byte as Go does. */
   static fromCertificates(ders: readonly Uint8Array[]): PublicKey {
     if (ders.length === 0) throw new TufError('ERR_BAD_CERT', 'no certificate given');
-    const first = new X509Certificate(Buffer.from(ders[0] as Uint8Array));
+    const first = parseCertificateDer(ders[0] as Uint8Array);
     const kt = first.publicKey.asymmetricKeyType;
     const keytype = kt === 'ec' ? 'ecdsa-x509' : kt === 'rsa' ? 'rsa-x509' : undefined;
     if (!keytype)
@@ -188,7 +212,7 @@ export class PublicKey {
         );
       }
       try {
-        return new X509Certificate(Buffer.from(b.bytes));
+        return parseCertificateDer(b.bytes);
       } catch (e) {
         throw new TufError('ERR_BAD_CERT', `key ${this.id}: certificate does not parse`, {
           cause: e,
@@ -205,12 +229,15 @@ export class PublicKey {
   get canonicalId(): string {
     if (this.#canonicalId) return this.#canonicalId;
     if (!this.isX509) return (this.#canonicalId = this.id);
+    const known = CANONICAL_CACHE.get(this.id);
+    if (known) return (this.#canonicalId = known);
     const leaf = this.certificates()[0] as X509Certificate;
     const spki = new Uint8Array(leaf.publicKey.export({ format: 'der', type: 'spki' }));
-    return (this.#canonicalId = new PublicKey(
-      this.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa',
-      spki,
-    ).id);
+    const id = new PublicKey(this.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa', spki).id;
+    if (CANONICAL_CACHE.size >= CERT_CACHE_MAX)
+      CANONICAL_CACHE.delete(CANONICAL_CACHE.keys().next().value as string);
+    CANONICAL_CACHE.set(this.id, id);
+    return (this.#canonicalId = id);
   }
 
   /** The node KeyObject used to verify, or null if this key can never verify. */

@@ -51,7 +51,7 @@ import {
 } from './der.js';
 import { TufError, isTrustdeskError } from './errors.js';
 import { bytesEqual, toHex } from './encoding.js';
-import { PublicKey, type Signer } from './keys.js';
+import { PublicKey, parseCertificateDer, type Signer } from './keys.js';
 import { decodePemBlocks } from './pem.js';
 
 /** Go Notary's root certificate lifetime: 10 × 365 days. */
@@ -412,7 +412,7 @@ export async function createRootCertificate(
   }
   const der = derSequence(tbs, algorithm, derBitString(ecdsaSigValue(sig)));
   // A signer that signs with another key (or garbles r‖s) must not yield a root certificate.
-  if (!new X509Certificate(Buffer.from(der)).verify(key)) {
+  if (!parseCertificateDer(der).verify(key)) {
     throw new TufError(
       'ERR_BAD_SIGNATURE',
       `signer for key ${signer.keyId} produced a signature that does not verify with its public key`,

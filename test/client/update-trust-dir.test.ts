@@ -3,6 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +166,15 @@ describe('MetadataCache', () => {
     await writeFile(cache.pathOf('snapshot'), '');
     await truncate(cache.pathOf('snapshot'), 100 * 1024 * 1024 + 1); // sparse
     await assert.rejects(cache.read('snapshot'), { code: 'ERR_TOO_LARGE' });
+    // A FIFO with no writer is refused at once (never waited on), a directory too.
+    execFileSync('mkfifo', [cache.pathOf('root')]);
+    await assert.rejects(cache.read('root'), { code: 'ERR_IO', message: /not a regular file/ });
+    await mkdir(cache.pathOf('targets/ok2'));
+    await assert.rejects(cache.read('targets/ok2'), { code: 'ERR_IO' });
+    // At the cache's limit exactly, a file is read.
+    await writeFile(cache.pathOf('targets'), '');
+    await truncate(cache.pathOf('targets'), 100 * 1024 * 1024);
+    assert.equal((await cache.read('targets'))?.length, 100 * 1024 * 1024);
   });
 
   test('a failed write leaves the old file and no temp file', async () => {

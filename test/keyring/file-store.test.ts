@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { TrustdeskError } from '../../src/tuf/errors.js';
 import { openKeyFile, parseKeyFile } from '../../src/keyring/keyfile-format.js';
 import { generateMaterial } from '../../src/keyring/private-key.js';
 import { NOW, ScriptedPrompter, fileBackend, tempTrustDir } from './helpers.js';
-import type { FileBackend } from '../../src/keyring/file-store.js';
+import { MAX_KEYFILE_BYTES, type FileBackend } from '../../src/keyring/file-store.js';
 
 const isCode = (code: string, msg?: RegExp) => (e: unknown) =>
   e instanceof TrustdeskError && e.code === code && (!msg || msg.test(e.message));
@@ -139,6 +139,79 @@ test('corrupt and foreign files are listed as problems; temp files and Go .key f
   );
 });
 
+test('a key file changed after a good read is judged again: corruption is never masked', async (t) => {
+  const dir = await tempTrustDir(t);
+  const b = fileBackend(dir);
+  const r = await b.generate(
+    { algorithm: 'ecdsa', role: 'root', gun: '', nowMs: NOW },
+    new ScriptedPrompter(['12345678']),
+  );
+  const good = await readFile(r.location);
+  assert.deepEqual(
+    (await b.scan()).keys.map((k) => k.id),
+    [r.id],
+  );
+  await b.signer(r, new ScriptedPrompter(['12345678']));
+
+  // Same backend, same process: the bytes on disk change under it.
+  await writeFile(r.location, good.subarray(0, good.length - 20));
+  const after = await b.scan();
+  assert.deepEqual(after.keys, []);
+  assert.deepEqual(
+    after.problems.map((p) => p.error.code),
+    ['ERR_KEYFILE_CORRUPT'],
+  );
+  await assert.rejects(
+    b.signer(r, new ScriptedPrompter(['12345678'])),
+    isCode('ERR_KEYFILE_CORRUPT'),
+  );
+  // One changed header byte: the checksum no longer matches (bit rot).
+  const text = good.toString('utf8');
+  assert.ok(text.includes('"role": "root"'));
+  await writeFile(r.location, text.replace('"role": "root"', '"role": "roon"'));
+  await assert.rejects(
+    b.signer(r, new ScriptedPrompter(['12345678'])),
+    isCode('ERR_KEYFILE_CORRUPT'),
+  );
+
+  // The original bytes read (and sign) as before.
+  await writeFile(r.location, good);
+  const s = await b.signer(r, new ScriptedPrompter(['12345678']));
+  assert.equal(s.keyId, r.id);
+});
+
+test('a FIFO, a directory or a huge file in private/ is a problem, never read or waited on', async (t) => {
+  const dir = await tempTrustDir(t);
+  const b = fileBackend(dir);
+  const good = await b.generate(
+    { algorithm: 'ecdsa', role: 'root', gun: '', nowMs: NOW },
+    new ScriptedPrompter(['12345678']),
+  );
+  const priv = join(dir, 'private');
+  execFileSync('mkfifo', [join(priv, `${'4'.repeat(64)}.json`)]); // no writer: open must not block
+  await mkdir(join(priv, `${'5'.repeat(64)}.json`));
+  const huge = join(priv, `${'6'.repeat(64)}.json`);
+  await writeFile(huge, '');
+  await truncate(huge, 512 * 1024 * 1024); // sparse: reading it would cost 512 MiB of memory
+  // Exactly at the limit is read (and fails to parse); one byte more is not read at all.
+  const atLimit = join(priv, `${'7'.repeat(64)}.json`);
+  await writeFile(atLimit, Buffer.alloc(MAX_KEYFILE_BYTES, 0x20));
+  const { keys, problems } = await b.scan();
+  assert.deepEqual(
+    keys.map((k) => k.id),
+    [good.id],
+  );
+  const byName = new Map(
+    problems.map((p) => [p.location.slice(priv.length + 1, priv.length + 2), p.error]),
+  );
+  assert.deepEqual([...byName.keys()], ['4', '5', '6', '7']);
+  for (const e of byName.values()) assert.equal(e.code, 'ERR_KEYFILE_CORRUPT');
+  assert.match(byName.get('4')?.message ?? '', /not a regular file/);
+  assert.match(byName.get('5')?.message ?? '', /not a regular file/);
+  assert.match(byName.get('6')?.message ?? '', /larger than 65536 bytes/);
+  assert.doesNotMatch(byName.get('7')?.message ?? '', /larger than/);
+});
+
 test('an existing key is never overwritten; remove deletes the file', async (t) => {
   const dir = await tempTrustDir(t);
   const b = fileBackend(dir);
@@ -154,7 +227,7 @@ test('an existing key is never overwritten; remove deletes the file', async (t) 
   await b.remove(r);
   assert.deepEqual(await b.list(), []);
   await assert.rejects(b.remove(r), isCode('ERR_KEY_NOT_FOUND'));
-  await assert.rejects(b.read(r.location), isCode('ERR_KEY_NOT_FOUND'));
+  assert.throws(() => b.read(r.location), isCode('ERR_KEY_NOT_FOUND'));
 });
 
 test('an aborted signal stops generate before anything is written', async (t) => {
@@ -212,7 +285,7 @@ async function setupKey(dir: string) {
 }
 
 async function opensWith(b: FileBackend, location: string): Promise<string[]> {
-  const f = (await b.read(location)).parsed;
+  const f = b.read(location).parsed;
   const ok: string[] = [];
   for (const pass of ['passphrase-A', 'passphrase-B']) {
     try {

@@ -97,3 +97,44 @@ test('a removed generated key no longer signs from memory', async (t) => {
     return true;
   });
 });
+
+test('a key unlocked once is presented as its bare key and as its certificate without a second unlock', async (t) => {
+  const dir = await tempTrustDir(t);
+  const record = await fileKeyring(dir, new ScriptedPrompter([PASS])).generate({
+    algorithm: 'ecdsa',
+    role: 'root',
+    gun: '',
+    nowMs: NOW,
+  });
+
+  const prompter = new ScriptedPrompter([PASS]);
+  const kr = fileKeyring(dir, prompter);
+  const bare = await kr.signerForRecord(record);
+  const cert = await createRootCertificate(bare, 'example.com/a', { nowMs: NOW });
+  const asCert = await kr.signerForRecord(record, cert);
+  assert.equal(asCert.keyId, cert.id);
+  assert.equal(
+    cert.verify(signatureMethodFor(asCert.publicKey.keytype), MSG, await asCert.sign(MSG)),
+    true,
+  );
+  assert.deepEqual(
+    prompter.asked.map((a) => a.mode),
+    ['existing'],
+    'one passphrase for the key, whichever public key it signs as',
+  );
+});
+
+test('a held key refuses to present a certificate of another key pair', async (t) => {
+  const dir = await tempTrustDir(t);
+  const kr = fileKeyring(dir, new ScriptedPrompter([PASS]));
+  const mine = await kr.generate({ algorithm: 'ecdsa', role: 'root', gun: '', nowMs: NOW });
+  const other = await kr.generate({ algorithm: 'ecdsa', role: 'root', gun: '', nowMs: NOW });
+  const otherCert = await createRootCertificate(await kr.signerForRecord(other), 'example.com/a', {
+    nowMs: NOW,
+  });
+  await kr.signerForRecord(mine); // now held in memory
+  await assert.rejects(kr.signerForRecord(mine, otherCert), (e: unknown) => {
+    assert.equal((e as { code?: string }).code, 'ERR_BAD_KEY');
+    return true;
+  });
+});

@@ -23,7 +23,7 @@ const backend = new FileBackend({
       : {},
 });
 
-const record = await backend.read(backend.pathFor(keyId));
+const record = backend.read(backend.pathFor(keyId));
 for (let n = 0; ; n++) {
   const from = PASSES[n % 2] as string;
   const to = PASSES[(n + 1) % 2] as string;

@@ -6,6 +6,7 @@ import {
   generateKeyPairSync,
   sign as cryptoSign,
   constants,
+  type X509Certificate,
 } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -242,4 +243,26 @@ test('PEM: Go header order and 64-column body; decoder reads headers and refuses
     () => decodePemBlocks('-----BEGIN X-----\n@@@@\n-----END X-----\n'),
     /invalid base64/,
   );
+});
+
+test('a certificate is parsed once per DER; a bad one is refused every time', async () => {
+  const { goRootKey } = await import('./cert-factory.js');
+  const { parseCertificateDer } = await import('../../src/tuf/keys.js');
+  const key = (await goRootKey('example.com/cache')).publicKey;
+  const der = new Uint8Array((key.certificates()[0] as X509Certificate).raw);
+  assert.equal(parseCertificateDer(der), parseCertificateDer(new Uint8Array(der)));
+  const again = PublicKey.fromCertificates([der]);
+  assert.equal(again.id, key.id);
+  assert.equal(again.canonicalId, key.canonicalId);
+  assert.notEqual(again.canonicalId, key.id, 'x509 keys have a distinct canonical ID');
+
+  const broken = der.slice(0, der.length - 7);
+  for (let i = 0; i < 2; i++) {
+    assert.throws(() => parseCertificateDer(broken));
+    assert.throws(() => PublicKey.fromCertificates([broken]));
+  }
+  // A one-bit change is a different certificate, never the cached one.
+  const flipped = new Uint8Array(der);
+  flipped[flipped.length - 3] = (flipped[flipped.length - 3] as number) ^ 0x01;
+  assert.notEqual(parseCertificateDer(flipped), parseCertificateDer(der));
 });

@@ -124,6 +124,10 @@ export class ClientPrompter implements Prompter {
     readonly o: { assumeYes: boolean; interactive: boolean; gun?: string },
   ) {}
 
+  get unattended(): boolean {
+    return this.inner.unattended === true;
+  }
+
   passphrase(req: PassphraseRequest): Promise<string> {
     return this.inner.passphrase(req);
   }

@@ -8,7 +8,8 @@
 //   3. the root key: --rootkey file (imported into the keyring), else the first root key the
 //      keyring holds, else a new ECDSA P-256 key; its x509 certificate is --rootcert (which
 //      must belong to the key) or a new one made per §3.4 through the key's Signer;
-//   4. new targets key and (unless server-managed) snapshot key, ECDSA P-256;
+//   4. new targets key and (unless server-managed) snapshot key, ECDSA P-256 (made alongside the
+//      root certificate when no person is asked anything);
 //   5. root v1, targets v1 (and snapshot v1) signed by RepoBuilder (threshold 1 everywhere,
 //      consistent_snapshot false), each checked as a client would check it (root: certificate
 //      rules and its own signatures; the others: signatures by the keys root lists), then
@@ -117,11 +118,25 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
   }
   const keyring = await ctx.keyring();
   const nowMs = ctx.nowMs();
-  const rootCert =
-    cert ??
-    (await createRootCertificate(lazySigner(keyring, rootRecord, rootRecord.publicKey), ctx.gun, {
-      nowMs,
-    }));
+  // The root certificate and the new keys are independent: with an unattended prompter they
+  // are made concurrently (file writes overlap); otherwise one question at a time, in order.
+  const tasks: Array<() => Promise<PublicKey | KeyRecord | undefined>> = [
+    () =>
+      cert
+        ? Promise.resolve(cert)
+        : createRootCertificate(lazySigner(keyring, rootRecord, rootRecord.publicKey), ctx.gun, {
+            nowMs,
+          }),
+    () => generateRoleKey(ctx, keyring, 'targets', signal),
+    () =>
+      serverSnapshotKey
+        ? Promise.resolve(undefined)
+        : generateRoleKey(ctx, keyring, 'snapshot', signal),
+  ];
+  const made = keyring.prompter.unattended
+    ? await allOrFirstError(tasks.map((t) => t()))
+    : await inOrder(tasks);
+  const rootCert = made[0] as PublicKey;
   throwIfAborted(signal, 'init');
 
   // The keys used or made here join the index read above (no second scan of the key store).
@@ -130,9 +145,8 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
     return r;
   };
   note(rootRecord);
-  const targetsRecord = note(await generateRoleKey(ctx, keyring, 'targets', signal));
-  const snapshotKey =
-    serverSnapshotKey ?? note(await generateRoleKey(ctx, keyring, 'snapshot', signal)).publicKey;
+  const targetsRecord = note(made[1] as KeyRecord);
+  const snapshotKey = serverSnapshotKey ?? note(made[2] as KeyRecord).publicKey;
   const builder = RepoBuilder.create({
     gun: ctx.gun,
     rootKeys: [rootCert],
@@ -164,6 +178,20 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
     serverManagedSnapshot: serverSnapshotKey !== undefined,
     versions,
   };
+}
+
+async function inOrder<T>(tasks: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
+  const out: T[] = [];
+  for (const t of tasks) out.push(await t());
+  return out;
+}
+
+/** Every result, or the first failure (in task order) once all have settled: nothing runs on. */
+async function allOrFirstError<T>(running: ReadonlyArray<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(running);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Verifies the new files as a client would, then caches them (root last). */

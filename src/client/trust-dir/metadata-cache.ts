@@ -9,15 +9,17 @@
 //     only src/tuf/verify.ts can construct;
 //   - writes are atomic (temp + fsync + rename + dir fsync); directories 0700, files 0600;
 //     several files are written as one batch (atomic-batch.ts), in groups that order them;
-//   - reads are capped (a planted huge file is refused with ERR_TOO_LARGE, not read).
+//   - reads are capped and never wait (bounded-read.ts): a planted huge file is refused with
+//     ERR_TOO_LARGE, a symlink, FIFO or directory with ERR_IO; none is read.
 
-import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { TrustdeskError } from '../../tuf/errors.js';
 import type { AnySigned } from '../../tuf/metadata.js';
 import { isValidRole } from '../../tuf/roles.js';
 import type { Verified } from '../../tuf/verify.js';
 import { atomicWrite, ensurePrivateDir, fsyncDir } from '../../keyring/atomic-file.js';
+import { readBoundedFileSync } from '../../keyring/bounded-read.js';
 import { atomicWriteGroups } from './atomic-batch.js';
 import { checkGun } from './gun.js';
 
@@ -54,24 +56,26 @@ export class MetadataCache {
   }
 
   /** The cached bytes of `role`, or undefined when there are none. */
-  async read(role: string): Promise<Uint8Array | undefined> {
+  read(role: string): Promise<Uint8Array | undefined> {
     const path = this.pathOf(role);
     try {
-      const st = await lstat(path);
-      if (!st.isFile()) {
+      const r = readBoundedFileSync(path, MAX_CACHED_FILE_BYTES, { noFollow: true });
+      if (r.kind === 'not-regular')
         throw new TrustdeskError('ERR_IO', `${path}: not a regular file; remove it`);
-      }
-      if (st.size > MAX_CACHED_FILE_BYTES) {
+      if (r.kind === 'too-large') {
         throw new TrustdeskError(
           'ERR_TOO_LARGE',
-          `${path}: ${st.size} bytes exceeds the limit of ${MAX_CACHED_FILE_BYTES}`,
+          `${path}: ${r.size} bytes exceeds the limit of ${MAX_CACHED_FILE_BYTES}`,
         );
       }
-      return new Uint8Array(await readFile(path));
+      return Promise.resolve(r.bytes);
     } catch (e) {
-      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
-      if (e instanceof TrustdeskError) throw e;
-      throw new TrustdeskError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
+      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR')
+        return Promise.resolve(undefined);
+      if (e instanceof TrustdeskError) return Promise.reject(e);
+      return Promise.reject(
+        new TrustdeskError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e }),
+      );
     }
   }
 
