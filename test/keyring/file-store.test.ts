@@ -61,6 +61,18 @@ test('a loose private dir is tightened to 0700', async (t) => {
   assert.equal((await stat(join(dir, 'private'))).mode & 0o777, 0o700);
 });
 
+test('a file where the private dir should be is refused with ERR_IO and left alone', async (t) => {
+  const dir = await tempTrustDir(t);
+  await writeFile(join(dir, 'private'), 'not a directory');
+  const p = new ScriptedPrompter(['12345678']);
+  await assert.rejects(
+    fileBackend(dir).generate({ algorithm: 'ecdsa', role: 'root', gun: '', nowMs: NOW }, p),
+    isCode('ERR_IO', /not a directory/),
+  );
+  assert.equal(p.asked.length, 0, 'no passphrase is asked for a key that cannot be stored');
+  assert.equal(await readFile(join(dir, 'private'), 'utf8'), 'not a directory');
+});
+
 test('a wrong passphrase gives ERR_BAD_PASSPHRASE and leaves the file byte-identical', async (t) => {
   const dir = await tempTrustDir(t);
   const b = fileBackend(dir);
