@@ -19,6 +19,7 @@
 
 import { open, readdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { BoundedMemo } from '../tuf/bounded-memo.js';
 import { TrustdeskError } from '../tuf/errors.js';
 import { KeyObjectSigner } from '../tuf/key-object-signer.js';
 import type { PublicKey, Signer } from '../tuf/keys.js';
@@ -64,18 +65,11 @@ function readKeyFileBytes(path: string): Uint8Array {
  * command, and identical bytes parse to the identical result. Only successes are kept (a changed
  * file is parsed and judged afresh); FIFO-bounded. Callers treat the result as read-only.
  */
-const PARSED = new Map<string, ParsedKeyFile>();
-const PARSED_MAX = 1024;
+const PARSED = new BoundedMemo<ParsedKeyFile>(1024);
 
 function parseKeyFileOnce(bytes: Uint8Array, what: string): ParsedKeyFile {
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  let parsed = PARSED.get(key);
-  if (!parsed) {
-    parsed = parseKeyFile(bytes, what);
-    if (PARSED.size >= PARSED_MAX) PARSED.delete(PARSED.keys().next().value as string);
-    PARSED.set(key, parsed);
-  }
-  return parsed;
+  return PARSED.getOrMake(key, () => parseKeyFile(bytes, what));
 }
 
 const ID_FILE = /^([0-9a-f]{64})\.json$/;

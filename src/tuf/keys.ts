@@ -13,6 +13,7 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
+import { BoundedMemo } from './bounded-memo.js';
 import { canonicalText } from './canonical.js';
 import { TufError } from './errors.js';
 import { fromBase64, sha256Hex, toBase64 } from './encoding.js';
@@ -76,32 +77,22 @@ export interface PublicKeyJson {
 const MIN_RSA_BITS = 2048;
 
 /** Imported verification keys by TUF key ID (which hashes keytype + public bytes). FIFO-bounded. */
-const KEY_CACHE = new Map<string, KeyObject | null>();
-const KEY_CACHE_MAX = 4096;
+const KEY_CACHE = new BoundedMemo<KeyObject | null>(4096);
 
 /**
  * Parsed certificates by their DER (base64): the same root certificate is parsed when it is
  * made, when root.json is verified, and on every later command in a warm process. FIFO-bounded.
  */
-const CERT_CACHE = new Map<string, X509Certificate>();
-const CERT_CACHE_MAX = 1024;
+const CERT_CACHE = new BoundedMemo<X509Certificate>(1024);
 
 /** Parses one DER certificate (throws as X509Certificate does); parsed once per DER. */
 export function parseCertificateDer(der: Uint8Array): X509Certificate {
   const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
-  const key = buf.toString('base64');
-  let cert = CERT_CACHE.get(key);
-  if (!cert) {
-    cert = new X509Certificate(buf);
-    if (CERT_CACHE.size >= CERT_CACHE_MAX)
-      CERT_CACHE.delete(CERT_CACHE.keys().next().value as string);
-    CERT_CACHE.set(key, cert);
-  }
-  return cert;
+  return CERT_CACHE.getOrMake(buf.toString('base64'), () => new X509Certificate(buf));
 }
 
 /** Canonical key IDs of x509 keys by TUF key ID (derived from the certificate alone). */
-const CANONICAL_CACHE = new Map<string, string>();
+const CANONICAL_CACHE = new BoundedMemo<string>(1024);
 
 const CURVE_BITS = new WeakMap<KeyObject, number>();
 function curveBits(key: KeyObject): number {
@@ -229,14 +220,11 @@ export class PublicKey {
   get canonicalId(): string {
     if (this.#canonicalId) return this.#canonicalId;
     if (!this.isX509) return (this.#canonicalId = this.id);
-    const known = CANONICAL_CACHE.get(this.id);
-    if (known) return (this.#canonicalId = known);
-    const leaf = this.certificates()[0] as X509Certificate;
-    const spki = new Uint8Array(leaf.publicKey.export({ format: 'der', type: 'spki' }));
-    const id = new PublicKey(this.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa', spki).id;
-    if (CANONICAL_CACHE.size >= CERT_CACHE_MAX)
-      CANONICAL_CACHE.delete(CANONICAL_CACHE.keys().next().value as string);
-    CANONICAL_CACHE.set(this.id, id);
+    const id = CANONICAL_CACHE.getOrMake(this.id, () => {
+      const leaf = this.certificates()[0] as X509Certificate;
+      const spki = new Uint8Array(leaf.publicKey.export({ format: 'der', type: 'spki' }));
+      return new PublicKey(this.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa', spki).id;
+    });
     return (this.#canonicalId = id);
   }
 
@@ -286,7 +274,6 @@ export class PublicKey {
       else if (want === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
         k = null;
     }
-    if (KEY_CACHE.size >= KEY_CACHE_MAX) KEY_CACHE.delete(KEY_CACHE.keys().next().value as string);
     KEY_CACHE.set(cacheKey, k);
     this.#crypto = k;
     return k;

@@ -120,23 +120,20 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
   const nowMs = ctx.nowMs();
   // The root certificate and the new keys are independent: with an unattended prompter they
   // are made concurrently (file writes overlap); otherwise one question at a time, in order.
-  const tasks: Array<() => Promise<PublicKey | KeyRecord | undefined>> = [
-    () =>
-      cert
-        ? Promise.resolve(cert)
-        : createRootCertificate(lazySigner(keyring, rootRecord, rootRecord.publicKey), ctx.gun, {
-            nowMs,
-          }),
-    () => generateRoleKey(ctx, keyring, 'targets', signal),
-    () =>
-      serverSnapshotKey
-        ? Promise.resolve(undefined)
-        : generateRoleKey(ctx, keyring, 'snapshot', signal),
-  ];
-  const made = keyring.prompter.unattended
-    ? await allOrFirstError(tasks.map((t) => t()))
-    : await inOrder(tasks);
-  const rootCert = made[0] as PublicKey;
+  const makeCert = () =>
+    cert
+      ? Promise.resolve(cert)
+      : createRootCertificate(lazySigner(keyring, rootRecord, rootRecord.publicKey), ctx.gun, {
+          nowMs,
+        });
+  const makeTargets = () => generateRoleKey(ctx, keyring, 'targets', signal);
+  const makeSnapshot = () =>
+    serverSnapshotKey
+      ? Promise.resolve(undefined)
+      : generateRoleKey(ctx, keyring, 'snapshot', signal);
+  const [rootCert, targetsMade, snapshotMade] = keyring.prompter.unattended
+    ? await allOrFirstError([makeCert(), makeTargets(), makeSnapshot()] as const)
+    : ([await makeCert(), await makeTargets(), await makeSnapshot()] as const);
   throwIfAborted(signal, 'init');
 
   // The keys used or made here join the index read above (no second scan of the key store).
@@ -145,8 +142,8 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
     return r;
   };
   note(rootRecord);
-  const targetsRecord = note(made[1] as KeyRecord);
-  const snapshotKey = serverSnapshotKey ?? note(made[2] as KeyRecord).publicKey;
+  const targetsRecord = note(targetsMade);
+  const snapshotKey = serverSnapshotKey ?? note(snapshotMade as KeyRecord).publicKey;
   const builder = RepoBuilder.create({
     gun: ctx.gun,
     rootKeys: [rootCert],
@@ -180,18 +177,14 @@ export async function initRepository(ctx: RepoContext, opts: InitOptions): Promi
   };
 }
 
-async function inOrder<T>(tasks: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
-  const out: T[] = [];
-  for (const t of tasks) out.push(await t());
-  return out;
-}
-
 /** Every result, or the first failure (in task order) once all have settled: nothing runs on. */
-async function allOrFirstError<T>(running: ReadonlyArray<Promise<T>>): Promise<T[]> {
+async function allOrFirstError<T extends readonly unknown[]>(running: {
+  readonly [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
   const settled = await Promise.allSettled(running);
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Verifies the new files as a client would, then caches them (root last). */

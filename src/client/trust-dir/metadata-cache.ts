@@ -57,26 +57,27 @@ export class MetadataCache {
 
   /** The cached bytes of `role`, or undefined when there are none. */
   read(role: string): Promise<Uint8Array | undefined> {
-    const path = this.pathOf(role);
+    // The read itself is synchronous (bounded-read.ts); a throw here becomes the rejection.
+    return new Promise((resolve) => resolve(this.#readNow(this.pathOf(role))));
+  }
+
+  #readNow(path: string): Uint8Array | undefined {
+    let r;
     try {
-      const r = readBoundedFileSync(path, MAX_CACHED_FILE_BYTES, { noFollow: true });
-      if (r.kind === 'not-regular')
-        throw new TrustdeskError('ERR_IO', `${path}: not a regular file; remove it`);
-      if (r.kind === 'too-large') {
-        throw new TrustdeskError(
-          'ERR_TOO_LARGE',
-          `${path}: ${r.size} bytes exceeds the limit of ${MAX_CACHED_FILE_BYTES}`,
-        );
-      }
-      return Promise.resolve(r.bytes);
+      r = readBoundedFileSync(path, MAX_CACHED_FILE_BYTES, { noFollow: true });
     } catch (e) {
-      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR')
-        return Promise.resolve(undefined);
-      if (e instanceof TrustdeskError) return Promise.reject(e);
-      return Promise.reject(
-        new TrustdeskError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e }),
+      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+      throw new TrustdeskError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
+    }
+    if (r.kind === 'not-regular')
+      throw new TrustdeskError('ERR_IO', `${path}: not a regular file; remove it`);
+    if (r.kind === 'too-large') {
+      throw new TrustdeskError(
+        'ERR_TOO_LARGE',
+        `${path}: ${r.size} bytes exceeds the limit of ${MAX_CACHED_FILE_BYTES}`,
       );
     }
+    return r.bytes;
   }
 
   /** Every cached role (base roles and delegations) → bytes; the files are read concurrently. */
